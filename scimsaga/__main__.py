@@ -1,0 +1,3 @@
+from scimsaga.cli import main
+
+raise SystemExit(main())

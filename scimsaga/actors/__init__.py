@@ -1,0 +1,1 @@
+"""The services: plain classes with their own SQLite files, made into Ray actors in ``runtime.py``."""

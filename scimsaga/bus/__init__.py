@@ -1,0 +1,1 @@
+"""The event bus: envelopes, the broker, outbox relay and consumer-side deduplication."""

@@ -1,0 +1,92 @@
+"""Message envelopes: every event and command travels in one (see docs/ARCHITECTURE.md, Messages)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event (a fact, past tense) or a command (a request, imperative).
+
+    ``id`` is the deduplication key, ``key`` the ordering key (the resource id), ``correlation_id``
+    ties together everything one request or saga caused, ``causation_id`` names the message that
+    caused this one.
+    """
+
+    id: str
+    type: str
+    key: str
+    correlation_id: str
+    causation_id: str | None
+    occurred_at: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
+        return cls(
+            id=data["id"],
+            type=data["type"],
+            key=data["key"],
+            correlation_id=data["correlation_id"],
+            causation_id=data.get("causation_id"),
+            occurred_at=data["occurred_at"],
+            payload=dict(data.get("payload") or {}),
+            version=int(data.get("version", SCHEMA_VERSION)),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Envelope:
+        return cls.from_dict(json.loads(text))
+
+    def caused(self, type: str, payload: dict[str, Any], *, key: str | None = None,
+               at: str, id: str | None = None) -> Envelope:
+        """A message caused by this one: same correlation, this one as its cause."""
+        return Envelope(
+            id=id or new_id(),
+            type=type,
+            key=key if key is not None else self.key,
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            occurred_at=at,
+            payload=payload,
+        )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_message(type: str, key: str, payload: dict[str, Any], *, at: str,
+                correlation_id: str | None = None, id: str | None = None) -> Envelope:
+    """A message that starts a new chain (e.g. the event a SCIM request caused)."""
+    message_id = id or new_id()
+    return Envelope(
+        id=message_id,
+        type=type,
+        key=key,
+        correlation_id=correlation_id or message_id,
+        causation_id=None,
+        occurred_at=at,
+        payload=payload,
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to publish on a topic once the transaction that produced it commits."""
+
+    topic: str
+    envelope: Envelope

@@ -1,0 +1,114 @@
+"""The bus over Ray: deliveries and publications as calls to named actors.
+
+Both sides find their peers by name in the deployment's Ray namespace, so a restarted actor (Ray
+restarts it under the same name) is reached again without rewiring. Every Ray failure that means
+"not now" (the actor is dead, restarting, not created yet, or too slow) becomes
+:class:`SubscriberUnavailable`, and the caller retries; the subscriber's inbox and the broker's
+dedup by event id make the retries harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from ..settings import Settings
+from .broker import Broker, SubscriptionSpec
+from .consumer import Delivered, DeliveryReport, SubscriberUnavailable
+from .outbox import Record
+
+BROKER_NAME = "broker"
+
+
+class _Handles:
+    def __init__(self, namespace: str) -> None:
+        self._namespace = namespace
+        self._handles: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        handle = self._handles.get(name)
+        if handle is None:
+            try:
+                handle = ray.get_actor(name, namespace=self._namespace)
+            except ValueError:
+                raise SubscriberUnavailable(f"{name} is not running") from None
+            self._handles[name] = handle
+        return handle
+
+    def forget(self, name: str) -> None:
+        self._handles.pop(name, None)
+
+
+def call(handles: _Handles, name: str, method: str, args: tuple[Any, ...], timeout: float) -> Any:
+    """Call ``name.method(*args)`` and wait; Ray's "not now" failures become SubscriberUnavailable."""
+    handle = handles.get(name)
+    try:
+        return ray.get(getattr(handle, method).remote(*args), timeout=timeout)
+    except GetTimeoutError:
+        raise SubscriberUnavailable(f"{name} did not answer within {timeout:.0f}s") from None
+    except RayActorError as exc:
+        handles.forget(name)
+        raise SubscriberUnavailable(f"{name} is unavailable ({type(exc).__name__})") from None
+    except RayTaskError as exc:
+        if isinstance(exc.cause, SubscriberUnavailable):
+            raise SubscriberUnavailable(str(exc.cause)) from None
+        raise
+
+
+class RayTransport:
+    """The broker's side: deliver a batch to a subscriber actor and wait for its report."""
+
+    def __init__(self, namespace: str) -> None:
+        self._handles = _Handles(namespace)
+
+    def deliver(self, subscriber: str, batch: Sequence[Delivered], timeout: float) -> DeliveryReport:
+        report: DeliveryReport = call(self._handles, subscriber, "deliver", (list(batch),), timeout)
+        return report
+
+
+class RayPublisher:
+    """A relay's side: hand records to the broker actor and wait until they are in its log."""
+
+    def __init__(self, namespace: str, timeout: float = 10.0) -> None:
+        self._namespace = namespace
+        self._timeout = timeout
+        self._handles: _Handles | None = None
+
+    def __call__(self, records: Sequence[Record]) -> None:
+        if self._handles is None:
+            self._handles = _Handles(self._namespace)
+        call(self._handles, BROKER_NAME, "publish", (list(records),), self._timeout)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_namespace": self._namespace, "_timeout": self._timeout, "_handles": None}
+
+
+class BrokerActor:
+    """The broker as an actor: the log in ``bus.sqlite``, pumps delivering to named subscriber actors."""
+
+    def __init__(self, settings: Settings, subscriptions: Sequence[SubscriptionSpec]) -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.broker = Broker(settings.database("bus"), subscriptions, RayTransport(settings.namespace),
+                             settings.bus)
+        self.broker.start()
+
+    def ping(self) -> str:
+        return BROKER_NAME
+
+    def publish(self, records: Sequence[Record]) -> int:
+        return self.broker.publish(records)
+
+    def status(self) -> list[dict[str, Any]]:
+        return self.broker.status()
+
+    def dead_letters(self, subscription: str) -> list[dict[str, Any]]:
+        return self.broker.dead_letters(subscription)
+
+    def replay_dead_letters(self, subscription: str) -> int:
+        return self.broker.replay_dead_letters(subscription)
+
+    def stop(self) -> None:
+        self.broker.stop()

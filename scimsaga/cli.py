@@ -1,0 +1,249 @@
+"""The command line: ``scimsaga up``, ``status`` and ``chaos``, thin over ``cluster.py``.
+
+Errors a user can fix (bad flags, a port in use, an unreachable Ray address, an unwritable data
+directory) are one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .settings import Settings, is_loopback, keep_ray_on_loopback
+
+EXIT_USAGE = 2
+TOKEN_ENV = "SCIMSAGA_TOKEN"
+TOKEN_FILE = "token"
+
+
+class UsageError(Exception):
+    """Something the user can fix; the message says how."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scimsaga", description="SCIM 2.0 in microservices, on Ray, with sagas.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data-dir", default=".scimsaga", type=Path,
+                         help="where every service keeps its SQLite file (default: .scimsaga)")
+        sub.add_argument("--address", default=None,
+                         help="join the Ray cluster at HOST:PORT instead of starting a local one")
+        sub.add_argument("--namespace", default=None,
+                         help="Ray namespace of the deployment (default: scimsaga)")
+
+    up = commands.add_parser("up", help="start the cluster and serve the SCIM API")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    up.add_argument("--port", default=8080, type=int, help="port to listen on; 0 picks a free one")
+    up.add_argument("--token", default=None,
+                    help=f"bearer token (default: ${TOKEN_ENV}, else one generated and kept in the data dir)")
+    up.add_argument("--on-failure", choices=("delete", "deactivate"), default="delete",
+                    help="what identity does with a user whose provisioning failed (default: delete)")
+    up.add_argument("--cost-center-rule", default=r"CC-\d{4}",
+                    help="regular expression a costCenter must match for billing (default: CC-\\d{4})")
+    common(up)
+
+    status = commands.add_parser("status", help="show services, bus lag and sagas of the running cluster")
+    status.add_argument("--json", action="store_true", help="print JSON with services, subscriptions, sagas")
+    common(status)
+
+    chaos = commands.add_parser("chaos", help="make a service slow, failing, unavailable, or kill an actor")
+    chaos.add_argument("service", help="billing, profile, access, identity, saga or broker")
+    switch = chaos.add_mutually_exclusive_group()
+    switch.add_argument("--down", action="store_true", help="stop taking deliveries (events pile up)")
+    switch.add_argument("--up", action="store_true", help="take deliveries again, clear every fault")
+    switch.add_argument("--kill", action="store_true", help="kill the actor; Ray restarts it")
+    chaos.add_argument("--latency", type=int, metavar="MS", help="add this much latency to every delivery")
+    chaos.add_argument("--fail-rate", type=float, metavar="R", help="fail this share of events (0..1)")
+    common(chaos)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if is_loopback(args.address):
+        keep_ray_on_loopback()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "up":
+            return cmd_up(args)
+        if args.command == "status":
+            return cmd_status(args)
+        return cmd_chaos(args)
+    except UsageError as exc:
+        print(f"scimsaga: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory and prove it is writable."""
+    path = path.expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to the data directory {path} ({exc.strerror or exc}); "
+            "pass --data-dir with a writable path"
+        ) from None
+    return path
+
+
+def resolve_token(flag: str | None, data_dir: Path) -> str:
+    """--token, else $SCIMSAGA_TOKEN, else the token kept in the data dir, else a new one kept there."""
+    token = flag or os.environ.get(TOKEN_ENV)
+    if token:
+        return token
+    stored = data_dir / TOKEN_FILE
+    if stored.exists():
+        return stored.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    stored.touch(mode=0o600)
+    stored.write_text(token)
+    return token
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from .cluster import Cluster, ClusterError
+    from .http.app import HttpSettings, create_app
+    from .http.server import bind, bound_port
+
+    data_dir = prepare_data_dir(args.data_dir)
+    token = resolve_token(args.token, data_dir)
+    settings = Settings(data_dir=data_dir, namespace=args.namespace or "scimsaga",
+                        cost_center_pattern=args.cost_center_rule, on_failure=args.on_failure)
+    cluster = Cluster(settings, address=args.address)
+    app = create_app(cluster.identity(), cluster, HttpSettings(token=token))
+    try:
+        server = bind(app, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "stop whatever uses it or pass --port 0 for a free port"
+        ) from None
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        try:
+            cluster.start()
+        except ClusterError as exc:
+            raise UsageError(str(exc)) from None
+        url = f"http://{_url_host(args.host)}:{bound_port(server)}/scim/v2"
+        threading.Thread(target=_announce, args=(cluster, url, token), daemon=True).start()
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        cluster.stop()
+    print("scimsaga stopped.", flush=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _announce(cluster: Any, url: str, token: str) -> None:
+    if not cluster.wait_ready(timeout=120):
+        print("scimsaga: the actors did not become ready within 120s; see `scimsaga status`",
+              file=sys.stderr, flush=True)
+        return
+    cluster.write_runfile(url)
+    body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com"}'
+    print(f"scimsaga ready: {url}  token: {token}  try: curl -s -X POST {url}/Users "
+          f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' -d '{body}'",
+          flush=True)
+
+
+def _attach(args: argparse.Namespace) -> Any:
+    from .cluster import ClusterError, attach
+
+    try:
+        return attach(args.data_dir.expanduser().resolve(), args.address, args.namespace)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .cluster import ClusterError
+
+    attached = _attach(args)
+    try:
+        status = attached.status()
+    except (ClusterError, TimeoutError) as exc:
+        raise UsageError(f"the cluster did not answer: {exc}") from None
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        print(render_status(status))
+    return 0
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines = ["services:"]
+    for service in status["services"]:
+        lines.append(f"  {service['name']:<10} {service['state']:<16} processed {service['processed']:>7}"
+                     f"  outbox {service['outbox']}")
+    lines.append("subscriptions:")
+    for sub in status["subscriptions"]:
+        lines.append(f"  {sub['name']:<26} lag {sub['lag']:>6}  in flight {sub['in_flight']:>4}  "
+                     f"retrying {sub['retrying']:>4}  dead letters {sub['dead_letters']:>4}  "
+                     f"oldest {sub['oldest_unacked_age_s']:.1f}s  {sub['state']}")
+    sagas = status["sagas"] or {}
+    summary = ", ".join(f"{state} {count}" for state, count in sorted(sagas.items())) or "none yet"
+    lines.append(f"sagas: {summary}")
+    return "\n".join(lines)
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    import ray
+
+    attached = _attach(args)
+    handle = attached.handle(args.service)
+    if args.kill:
+        ray.kill(handle, no_restart=False)
+        print(f"{args.service}: killed; Ray restarts it")
+        return 0
+    if args.service == "broker":
+        raise UsageError("the broker takes only --kill")
+    changes: dict[str, Any] = {}
+    if args.down:
+        changes["down"] = True
+    if args.up:
+        changes.update(down=False, latency_ms=0, fail_rate=0.0)
+    if args.latency is not None:
+        changes["latency_ms"] = args.latency
+    if args.fail_rate is not None:
+        if not 0.0 <= args.fail_rate <= 1.0:
+            raise UsageError("--fail-rate must be between 0 and 1")
+        changes["fail_rate"] = args.fail_rate
+    if not changes:
+        raise UsageError("say what to do: --down, --up, --latency MS, --fail-rate R or --kill")
+    faults = ray.get(handle.chaos.remote(**changes), timeout=30)
+    print(f"{args.service}: {faults}")
+    return 0

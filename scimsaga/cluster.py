@@ -1,0 +1,253 @@
+"""The composition root: start or join Ray, create the named actors, wire the bus, stop.
+
+Nothing here runs at import time. ``Cluster(settings).start()`` starts a local Ray cluster unless an
+address is given, creates the broker and the services of the topology as named actors in the
+deployment's namespace, and gives the front door its ports. ``attach()`` finds a running deployment
+from another process (``scimsaga status``, ``scimsaga chaos``). A local cluster listens on loopback
+when the process called :func:`scimsaga.settings.keep_ray_on_loopback` before importing Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from .actors.handles import RayIdentity
+from .actors.runtime import start_broker, start_service
+from .actors.topology import TOPOLOGY, ServiceSpec, subscriptions
+from .bus.broker import Broker
+from .bus.local import InProcessPublisher, InProcessTransport, Serialized
+from .bus.ray_transport import BROKER_NAME
+from .ports import IdentityPort
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+RUNFILE = "cluster.json"
+
+
+class ClusterError(Exception):
+    """Starting, joining or reaching the cluster failed; the message says what to do."""
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Fail fast with a clear message when ``host:port`` of a Ray cluster does not answer."""
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    if address.startswith("ray://") or not host or not port.isdigit():
+        raise ClusterError(f"--address must look like HOST:PORT (e.g. 127.0.0.1:6379), not '{address}'")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach a Ray cluster at {address} ({exc.strerror or exc}); "
+            "start one with `ray start --head` or leave out --address to run a local one"
+        ) from None
+
+
+def _init_ray(namespace: str, address: str | None, num_cpus: int | None) -> bool:
+    """Connect to Ray; returns True when this call started a new local cluster."""
+    if ray.is_initialized():
+        return False
+    common: dict[str, Any] = {
+        "namespace": namespace,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+    }
+    if address:
+        check_reachable(address)
+        try:
+            ray.init(address=address, **common)
+        except Exception as exc:
+            raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
+        return False
+    ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=256 * 1024 * 1024, **common)
+    return True
+
+
+@dataclass
+class Cluster:
+    """A running deployment: the actors of the topology in one Ray namespace."""
+
+    settings: Settings
+    address: str | None = None
+    num_cpus: int | None = None
+    topology: Sequence[ServiceSpec] = TOPOLOGY
+
+    def __post_init__(self) -> None:
+        self._handles: dict[str, Any] = {}
+        self._started_ray = False
+
+    @property
+    def names(self) -> list[str]:
+        return [BROKER_NAME, *(spec.name for spec in self.topology)]
+
+    def start(self) -> None:
+        """Start or join Ray and create every actor; returns before they are ready."""
+        self._started_ray = _init_ray(self.settings.namespace, self.address, self.num_cpus)
+        taken = [n for n in self.names if _exists(n, self.settings.namespace)]
+        if taken:
+            raise ClusterError(
+                f"a scimsaga deployment already runs in Ray namespace '{self.settings.namespace}' "
+                f"({', '.join(taken)}); stop it first or pick another --namespace"
+            )
+        self._handles[BROKER_NAME] = start_broker(self.settings, subscriptions(self.topology))
+        for spec in self.topology:
+            self._handles[spec.name] = start_service(spec, self.settings)
+
+    @property
+    def ray_address(self) -> str:
+        return str(ray.get_runtime_context().gcs_address)
+
+    def ready(self, timeout: float = 1.0) -> bool:
+        """Whether every actor answers a ping within ``timeout`` seconds."""
+        if not self._handles:
+            return False
+        refs = [handle.ping.remote() for handle in self._handles.values()]
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        if len(done) != len(refs):
+            return False
+        try:
+            ray.get(done)
+        except Exception:
+            return False
+        return True
+
+    def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready(timeout=min(2.0, max(0.1, deadline - time.monotonic()))):
+                return True
+        return False
+
+    def identity(self) -> IdentityPort:
+        """The identity port; it answers 503 until ``start`` has created the actors."""
+        return RayIdentity(lambda: self._handles.get("identity"))
+
+    def handle(self, name: str) -> Any:
+        return self._handles[name]
+
+    def write_runfile(self, url: str) -> Path:
+        """Tell other processes on this machine how to reach this deployment."""
+        path = self.settings.data_dir / RUNFILE
+        path.write_text(json.dumps({
+            "address": self.ray_address, "namespace": self.settings.namespace, "url": url,
+            "pid": os.getpid(),
+        }))
+        return path
+
+    def stop(self) -> None:
+        """Stop the actors (and Ray, if this process started it)."""
+        if not ray.is_initialized():
+            return
+        stops = []
+        for handle in self._handles.values():
+            try:
+                stops.append(handle.stop.remote())
+            except Exception:  # the actor may be gone already
+                log.debug("stop call failed", exc_info=True)
+        if stops:
+            ray.wait(stops, num_returns=len(stops), timeout=5)
+        for handle in self._handles.values():
+            try:
+                ray.kill(handle, no_restart=True)
+            except Exception:
+                log.debug("kill failed", exc_info=True)
+        self._handles.clear()
+        (self.settings.data_dir / RUNFILE).unlink(missing_ok=True)
+        if self._started_ray:
+            ray.shutdown()
+
+
+class LocalCluster:
+    """The same topology, broker and services in one process without Ray (fast tests, quick demos).
+
+    Each host is wrapped so that calls reach it one at a time, as they would reach an actor.
+    """
+
+    def __init__(self, settings: Settings, topology: Sequence[ServiceSpec] = TOPOLOGY) -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.publisher = InProcessPublisher()
+        self.hosts: dict[str, Any] = {
+            spec.name: Serialized(spec.host(spec.build(settings), settings, self.publisher))
+            for spec in topology
+        }
+        self.broker = Broker(settings.database("bus"), subscriptions(topology),
+                             InProcessTransport(self.hosts), settings.bus)
+        self.publisher.broker = self.broker
+
+    def start(self) -> None:
+        self.broker.start()
+
+    def ready(self) -> bool:
+        return True
+
+    def identity(self) -> IdentityPort:
+        identity: IdentityPort = self.hosts["identity"]
+        return identity
+
+    def stop(self) -> None:
+        self.broker.stop()
+        for host in self.hosts.values():
+            host.stop()
+
+
+def _exists(name: str, namespace: str) -> bool:
+    try:
+        ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Attached:
+    """A running deployment seen from another process."""
+
+    namespace: str
+    names: list[str]
+
+    def handle(self, name: str) -> Any:
+        try:
+            return ray.get_actor(name, namespace=self.namespace)
+        except ValueError:
+            raise ClusterError(f"no actor '{name}' in namespace '{self.namespace}'") from None
+
+    def status(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Services with their state and processed counts, subscriptions with lag, sagas by state."""
+        service_names = [n for n in self.names if n != BROKER_NAME]
+        refs = [self.handle(n).status.remote() for n in service_names]
+        services = ray.get(refs, timeout=timeout)
+        subscriptions = ray.get(self.handle(BROKER_NAME).status.remote(), timeout=timeout)
+        sagas = next((s.get("sagas", {}) for s in services if s["name"] == "saga"), {})
+        return {"services": services, "subscriptions": subscriptions, "sagas": sagas}
+
+
+def attach(data_dir: Path, address: str | None, namespace: str | None,
+           topology: Sequence[ServiceSpec] = TOPOLOGY) -> Attached:
+    """Join the Ray cluster of a running deployment: from ``--address`` or the data dir's runfile."""
+    runfile = data_dir / RUNFILE
+    info: dict[str, Any] = {}
+    if runfile.exists():
+        info = json.loads(runfile.read_text())
+    address = address or info.get("address")
+    namespace = namespace or info.get("namespace") or "scimsaga"
+    if not address:
+        raise ClusterError(
+            f"no running scimsaga found (no {runfile}); start one with `scimsaga up` or pass --address"
+        )
+    _init_ray(namespace, address, None)
+    attached = Attached(namespace, [BROKER_NAME, *(spec.name for spec in topology)])
+    attached.handle(BROKER_NAME)
+    return attached

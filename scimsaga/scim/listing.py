@@ -1,0 +1,74 @@
+"""Query parameters and list responses (RFC 7644 §3.4.2).
+
+``startIndex`` is 1-based; a value below 1 is read as 1 (§3.4.2.4). A negative ``count`` is read as 0
+and ``count=0`` asks for ``totalResults`` only. A page never holds more than the advertised maximum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidValue
+from .resource import StoredResource
+
+LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+DEFAULT_COUNT = 100
+MAX_RESULTS = 1000
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a client asked of a list: filter text, paging, sorting."""
+
+    filter: str | None = None
+    start_index: int = 1
+    count: int = DEFAULT_COUNT
+    sort_by: str | None = None
+    sort_order: str = "ascending"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results and the number of all results."""
+
+    total: int
+    start_index: int
+    resources: Sequence[StoredResource]
+
+
+def _integer(params: Mapping[str, str], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidValue(f"'{name}' must be an integer, not '{raw}'") from None
+
+
+def parse_list_query(params: Mapping[str, str], max_results: int = MAX_RESULTS) -> ListQuery:
+    """Read RFC 7644 §3.4.2 query parameters (names are case-insensitive here, as IdPs vary)."""
+    lowered = {k.lower(): v for k, v in params.items()}
+    sort_order = (lowered.get("sortorder") or "ascending").lower()
+    if sort_order not in {"ascending", "descending"}:
+        raise InvalidValue(f"'sortOrder' must be 'ascending' or 'descending', not '{sort_order}'")
+    return ListQuery(
+        filter=lowered.get("filter") or None,
+        start_index=max(1, _integer(lowered, "startindex", 1)),
+        count=min(max(0, _integer(lowered, "count", DEFAULT_COUNT)), max_results),
+        sort_by=lowered.get("sortby") or None,
+        sort_order=sort_order,
+    )
+
+
+def list_response(total: int, start_index: int, resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ListResponse message of RFC 7644 §3.4.2."""
+    return {
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": list(resources),
+    }

@@ -1,0 +1,87 @@
+"""Settings, the clock and the id generator: plain values every room may take as arguments."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+Clock = Callable[[], str]
+"""Returns the current time as an RFC 3339 / xsd:dateTime string in UTC."""
+
+IdGenerator = Callable[[], str]
+
+
+def utc_now() -> str:
+    """Now, in UTC with milliseconds, as SCIM timestamps are usually written (RFC 7643 §2.3.5)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    """How the broker delivers: batch size, retries with backoff, dead letters, timeouts."""
+
+    batch_size: int = 256
+    max_attempts: int = 8
+    retry_base: float = 0.1
+    retry_cap: float = 10.0
+    unavailable_cap: float = 2.0
+    delivery_timeout: float = 30.0
+    idle_poll: float = 1.0
+
+
+OnFailure = Literal["delete", "deactivate"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the services and the cluster need to know, passed in (never read from globals)."""
+
+    data_dir: Path
+    namespace: str = "scimsaga"
+    cost_center_pattern: str = r"CC-\d{4}"
+    on_failure: OnFailure = "delete"
+    default_entitlements: tuple[str, ...] = ("wiki:read", "chat:member")
+    bus: BusSettings = field(default_factory=BusSettings)
+
+    def __post_init__(self) -> None:
+        re.compile(self.cost_center_pattern)
+
+    def database(self, service: str) -> Path:
+        """The SQLite file a service owns inside the data directory."""
+        return self.data_dir / f"{service}.sqlite"
+
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a Ray address (``HOST:PORT``) is on this machine's loopback; None means a local cluster."""
+    if address is None:
+        return True
+    host = address.rpartition(":")[0].strip("[]") or address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def keep_ray_on_loopback() -> None:
+    """Make a Ray cluster started or joined on this machine use 127.0.0.1, not the network address.
+
+    Ray picks the loopback address only where it believes multi-node clusters are unsupported; the
+    switch is read when ``ray`` is first imported, so call this before anything imports Ray.
+    """
+    os.environ.setdefault(LOOPBACK_ENV, "0")
