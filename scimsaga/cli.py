@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .settings import Settings, is_loopback, keep_ray_on_loopback
+from .settings import Settings, is_loopback, keep_ray_on_loopback, use_ray_token_if_present
 
 EXIT_USAGE = 2
 TOKEN_ENV = "SCIMSAGA_TOKEN"
@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if is_loopback(args.address):
         keep_ray_on_loopback()
+    if args.command != "up" or args.address:
+        use_ray_token_if_present()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "up":
@@ -107,6 +109,24 @@ def prepare_data_dir(path: Path) -> Path:
     return path
 
 
+def lock_data_dir(path: Path) -> Any:
+    """Hold an exclusive lock on the data directory for as long as this process runs ``up``.
+
+    Two deployments writing the same SQLite files would corrupt each other's state.
+    """
+    import fcntl
+
+    handle = (path / ".lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UsageError(
+            f"another `scimsaga up` is using {path}; stop it or pass a different --data-dir"
+        ) from None
+    return handle
+
+
 def resolve_token(flag: str | None, data_dir: Path) -> str:
     """--token, else $SCIMSAGA_TOKEN, else the token kept in the data dir, else a new one kept there."""
     token = flag or os.environ.get(TOKEN_ENV)
@@ -127,6 +147,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from .http.server import bind, bound_port
 
     data_dir = prepare_data_dir(args.data_dir)
+    lock = lock_data_dir(data_dir)  # noqa: F841  (held until the process exits)
     token = resolve_token(args.token, data_dir)
     settings = Settings(data_dir=data_dir, namespace=args.namespace or "scimsaga",
                         cost_center_pattern=args.cost_center_rule, on_failure=args.on_failure)
@@ -146,6 +167,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             cluster.start()
         except ClusterError as exc:
             raise UsageError(str(exc)) from None
+        # Ray's native failure-signal handler replaced ours and would print a stack dump on SIGTERM.
+        signal.signal(signal.SIGTERM, _interrupt)
         url = f"http://{_url_host(args.host)}:{bound_port(server)}/scim/v2"
         threading.Thread(target=_announce, args=(cluster, url, token), daemon=True).start()
         server.run()
@@ -221,12 +244,16 @@ def render_status(status: dict[str, Any]) -> str:
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
-    import ray
+    from .cluster import ClusterError
 
     attached = _attach(args)
-    handle = attached.handle(args.service)
+    if args.service not in attached.names:
+        raise UsageError(f"no service '{args.service}'; choose one of {', '.join(attached.names)}")
     if args.kill:
-        ray.kill(handle, no_restart=False)
+        try:
+            attached.kill(args.service)
+        except ClusterError as exc:
+            raise UsageError(str(exc)) from None
         print(f"{args.service}: killed; Ray restarts it")
         return 0
     if args.service == "broker":
@@ -244,6 +271,6 @@ def cmd_chaos(args: argparse.Namespace) -> int:
         changes["fail_rate"] = args.fail_rate
     if not changes:
         raise UsageError("say what to do: --down, --up, --latency MS, --fail-rate R or --kill")
-    faults = ray.get(handle.chaos.remote(**changes), timeout=30)
+    faults = attached.chaos(args.service, **changes)
     print(f"{args.service}: {faults}")
     return 0

@@ -13,8 +13,10 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 RUNFILE = "cluster.json"
+OBJECT_STORE_BYTES = 256 * 1024 * 1024
+"""Messages are small JSON batches; Ray's default (30% of RAM) would reserve gigabytes for nothing."""
 
 
 class ClusterError(Exception):
@@ -55,6 +59,23 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Keep Ray's native client from printing a warning a second while it retries a connection.
+
+    Those lines come from C++ straight to file descriptor 2, below Python's logging.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _init_ray(namespace: str, address: str | None, num_cpus: int | None) -> bool:
     """Connect to Ray; returns True when this call started a new local cluster."""
     if ray.is_initialized():
@@ -67,11 +88,18 @@ def _init_ray(namespace: str, address: str | None, num_cpus: int | None) -> bool
     if address:
         check_reachable(address)
         try:
-            ray.init(address=address, **common)
+            with _quiet_stderr():
+                ray.init(address=address, **common)
         except Exception as exc:
-            raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
+            raise ClusterError(
+                f"cannot join the Ray cluster at {address} ({exc}); if it requires a token, "
+                "put it in ~/.ray/auth_token or set RAY_AUTH_TOKEN"
+            ) from None
         return False
-    ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=256 * 1024 * 1024, **common)
+    # "local": start a new cluster even when another one runs on this machine; without it Ray would
+    # attach to the newest cluster it finds, and stopping "ours" would stop someone else's.
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
+             object_store_memory=OBJECT_STORE_BYTES, **common)
     return True
 
 
@@ -230,8 +258,17 @@ class Attached:
         refs = [self.handle(n).status.remote() for n in service_names]
         services = ray.get(refs, timeout=timeout)
         subscriptions = ray.get(self.handle(BROKER_NAME).status.remote(), timeout=timeout)
-        sagas = next((s.get("sagas", {}) for s in services if s["name"] == "saga"), {})
+        sagas: dict[str, int] = next((s.get("sagas", {}) for s in services if s["name"] == "saga"), {})
         return {"services": services, "subscriptions": subscriptions, "sagas": sagas}
+
+    def kill(self, name: str) -> None:
+        """Kill an actor the way a crash would; Ray restarts it from its constructor arguments."""
+        ray.kill(self.handle(name), no_restart=False)
+
+    def chaos(self, name: str, timeout: float = 30.0, **changes: Any) -> dict[str, Any]:
+        """Switch a service's faults (see ServiceHost.chaos); returns the faults now in force."""
+        faults: dict[str, Any] = ray.get(self.handle(name).chaos.remote(**changes), timeout=timeout)
+        return faults
 
 
 def attach(data_dir: Path, address: str | None, namespace: str | None,

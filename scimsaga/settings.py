@@ -78,6 +78,10 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
+RAY_TOKEN_FILE = Path.home() / ".ray" / "auth_token"
+
+
 def keep_ray_on_loopback() -> None:
     """Make a Ray cluster started or joined on this machine use 127.0.0.1, not the network address.
 
@@ -85,3 +89,13 @@ def keep_ray_on_loopback() -> None:
     switch is read when ``ray`` is first imported, so call this before anything imports Ray.
     """
     os.environ.setdefault(LOOPBACK_ENV, "0")
+
+
+def use_ray_token_if_present() -> None:
+    """Send Ray's auth token when joining a cluster, as a cluster Ray started locally requires.
+
+    A local ``ray.init()`` turns token authentication on and keeps the token in ``~/.ray/auth_token``,
+    but a process that only joins sends it only when ``RAY_AUTH_MODE=token`` is set.
+    """
+    if AUTH_MODE_ENV not in os.environ and RAY_TOKEN_FILE.exists():
+        os.environ[AUTH_MODE_ENV] = "token"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +49,7 @@ class BillingService(Service):
         rule = self.settings.cost_center_pattern
         if cost_center is not None and not re.fullmatch(rule, cost_center):
             raise CostCenterRejected(f"costCenter '{cost_center}' does not match the rule {rule}")
-        customer_id = "cus_" + uuid.uuid4().hex[:16]
+        customer_id = "cus_" + self.ids().replace("-", "")[:16]
         conn.execute(
             "INSERT INTO customers (user_id, customer_id, cost_center, status, opened_at) "
             "VALUES (?, ?, ?, 'open', ?) ON CONFLICT(user_id) DO UPDATE SET "

@@ -22,7 +22,7 @@ from ..bus.envelope import Envelope, Outgoing, new_message
 from ..bus.outbox import Publish
 from ..scim.errors import NotFound, Uniqueness
 from ..scim.filter import parse_filter
-from ..scim.filter_sql import MultiValueIndex, SqlLayout, to_sql
+from ..scim.filter_sql import MultiValueIndex, SqlLayout, register_functions, scim_fold, to_sql
 from ..scim.listing import ListQuery, Page
 from ..scim.resource import StoredResource
 from ..scim.schema import PROVISIONING_URN, USER
@@ -86,7 +86,7 @@ class IdentityService(Service):
         self.provisioned_by = tuple(provisioned_by)
 
     def install(self, conn: sqlite3.Connection) -> None:
-        conn.create_function("scim_fold", 1, _fold, deterministic=True)
+        register_functions(conn, USER_LAYOUT)
         super().install(conn)
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -103,14 +103,15 @@ class IdentityService(Service):
         """RFC 7644 §3.3: store the user as pending; ``userName`` is unique case-insensitively."""
         attributes = dict(attributes)
         password = attributes.pop("password", None)
-        key = _fold(attributes["userName"])
+        key = scim_fold(attributes["userName"])
         if conn.execute("SELECT 1 FROM users WHERE user_name_key = ?", (key,)).fetchone():
             raise Uniqueness(f"userName '{attributes['userName']}' is already taken")
         attributes[PROVISIONING_URN] = {
             "state": PENDING,
             "services": [{"name": name, "state": "pending"} for name in self.provisioned_by],
         }
-        attributes["schemas"] = [*attributes["schemas"], PROVISIONING_URN]
+        if PROVISIONING_URN not in attributes["schemas"]:  # the client may list it; it is listed once
+            attributes["schemas"] = [*attributes["schemas"], PROVISIONING_URN]
         user_id, now = self.ids(), self.clock()
         conn.execute(
             "INSERT INTO users (id, user_name_key, external_id, resource, state, created, last_modified, "
@@ -129,7 +130,7 @@ class IdentityService(Service):
 
     def query_users(self, conn: sqlite3.Connection, query: ListQuery) -> Page:
         """RFC 7644 §3.4.2: the filter runs in SQL; pages are in a stable order (created, id)."""
-        where, params = "1", []
+        where, params = "1", list[object]()
         if query.filter:
             where, params = to_sql(parse_filter(query.filter, USER), USER_LAYOUT)
         total = conn.execute(f"SELECT count(*) FROM users WHERE {where}", params).fetchone()[0]
@@ -201,7 +202,8 @@ class IdentityService(Service):
 
     def _index_emails(self, conn: sqlite3.Connection, user_id: str, attributes: Mapping[str, Any]) -> None:
         conn.execute("DELETE FROM user_emails WHERE user_id = ?", (user_id,))
-        values = {_fold(e["value"]) for e in attributes.get("emails", ()) if isinstance(e.get("value"), str)}
+        emails = attributes.get("emails", ())
+        values = {str(scim_fold(e["value"])) for e in emails if isinstance(e.get("value"), str)}
         conn.executemany("INSERT INTO user_emails (user_id, value_key) VALUES (?, ?)",
                          [(user_id, v) for v in sorted(values)])
 
@@ -232,10 +234,6 @@ def _row_to_resource(row: tuple[Any, ...]) -> StoredResource:
 
 def _snapshot(user: StoredResource) -> dict[str, Any]:
     return {"id": user.id, **user.attributes, "meta": {"version": user.version}}
-
-
-def _fold(value: Any) -> Any:
-    return value.casefold() if isinstance(value, str) else value
 
 
 def _hash_password(password: str) -> str:

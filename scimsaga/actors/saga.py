@@ -198,9 +198,12 @@ def _finish(definition: SagaDefinition, saga: Saga, command: str | None, final: 
 
 def _command(definition: SagaDefinition, saga: Saga, command: str) -> Send:
     step = definition.steps[saga.step]
+    key = f"{saga.id}/{saga.step}/{saga.phase}"
+    if saga.attempts:  # a retry must be done again: under the same key the service only repeats its reply
+        key += f"/retry-{saga.attempts}"
     return Send(step.topic, command, {
         "saga_id": saga.id, "step": saga.step, "phase": saga.phase, "user": saga.user,
-        "idempotency_key": f"{saga.id}/{saga.step}/{saga.phase}",
+        "idempotency_key": key,
     })
 
 

@@ -235,6 +235,23 @@ class Broker:
                 "SELECT count(*) FROM events WHERE topic = ?", (topic,)).fetchone()[0])
 
 
+class _Backoff:
+    """Exponential backoff from 50 ms up to a cap, for a subscriber that cannot take deliveries."""
+
+    def __init__(self, cap: float, first: float = 0.05) -> None:
+        self._cap = cap
+        self._first = first
+        self._delay = first
+
+    def next(self) -> float:
+        delay = self._delay
+        self._delay = min(self._delay * 2, self._cap)
+        return delay
+
+    def reset(self) -> None:
+        self._delay = self._first
+
+
 @dataclass
 class _Batch:
     deliveries: list[Delivered] = field(default_factory=list)
@@ -267,16 +284,19 @@ class _Pump:
             self._thread.join(timeout)
 
     def request_replay(self) -> int:
-        with transaction(self._conn):
-            rows = self._conn.execute(
+        """Runs on the caller's thread: it writes through the broker's connection, never the pump's own,
+        which the pump thread may be using for a transaction of its own at this very moment."""
+        conn = self.broker._conn
+        with self.broker._lock, transaction(conn):
+            rows = conn.execute(
                 'SELECT "offset", key FROM dead_letters WHERE subscription = ?', (self.spec.name,)
             ).fetchall()
-            self._conn.executemany(
+            conn.executemany(
                 'INSERT OR REPLACE INTO pending (subscription, "offset", key, attempts, next_attempt_at) '
                 "VALUES (?, ?, ?, 0, 0)",
                 [(self.spec.name, offset, key) for offset, key in rows],
             )
-            self._conn.execute("DELETE FROM dead_letters WHERE subscription = ?", (self.spec.name,))
+            conn.execute("DELETE FROM dead_letters WHERE subscription = ?", (self.spec.name,))
         self._replay_requested.set()
         self.wake.set()
         return len(rows)
@@ -295,48 +315,50 @@ class _Pump:
         }
 
     def _run(self) -> None:
-        settings = self.broker.settings
-        unavailable_backoff = 0.05
+        backoff = _Backoff(self.broker.settings.unavailable_cap)
         stopped = self.broker._stopped
         while not stopped.is_set():
-            if self._replay_requested.is_set():
-                self._replay_requested.clear()
-                self._load()
-            now = self.broker._clock()
-            batch = self._next_batch(now)
-            if not batch.deliveries:
-                if batch.blocked or batch.new_position is not None:
-                    self._commit(batch, DeliveryReport(), now)
-                    continue
-                self.activity.state = "idle" if not self._pending else "retrying"
-                self.wake.wait(self._idle_wait(now))
-                self.wake.clear()
-                continue
-            self.activity.in_flight = len(batch.deliveries)
-            self.activity.state = "delivering"
             try:
-                report = self.broker._transport.deliver(
-                    self.spec.subscriber, batch.deliveries, settings.delivery_timeout)
-            except SubscriberUnavailable as exc:
-                self.activity.in_flight = 0
-                self.activity.state = "unavailable"
-                self.activity.last_error = str(exc)
-                if self.activity.unavailable_since is None:
-                    self.activity.unavailable_since = now
-                stopped.wait(unavailable_backoff)
-                unavailable_backoff = min(unavailable_backoff * 2, settings.unavailable_cap)
-                continue
-            except Exception as exc:  # a bug in transport or subscriber: keep the pump alive
-                log.exception("delivery to %s failed", self.spec.subscriber)
+                self._turn(backoff)
+            except Exception as exc:  # never let the pump thread die: log, back off, try again
+                log.exception("%s: delivery turn failed", self.spec.name)
                 self.activity.in_flight = 0
                 self.activity.last_error = f"{type(exc).__name__}: {exc}"
-                stopped.wait(unavailable_backoff)
-                unavailable_backoff = min(unavailable_backoff * 2, settings.unavailable_cap)
-                continue
-            unavailable_backoff = 0.05
-            self.activity.unavailable_since = None
+                stopped.wait(backoff.next())
+
+    def _turn(self, backoff: _Backoff) -> None:
+        """Deliver one batch (or wait for one) and commit what the subscriber reported."""
+        stopped = self.broker._stopped
+        if self._replay_requested.is_set():
+            self._replay_requested.clear()
+            self._load()
+        now = self.broker._clock()
+        batch = self._next_batch(now)
+        if not batch.deliveries:
+            if batch.blocked or batch.new_position is not None:
+                self._commit(batch, DeliveryReport(), now)
+                return
+            self.activity.state = "idle" if not self._pending else "retrying"
+            self.wake.wait(self._idle_wait(now))
+            self.wake.clear()
+            return
+        self.activity.in_flight = len(batch.deliveries)
+        self.activity.state = "delivering"
+        try:
+            report = self.broker._transport.deliver(
+                self.spec.subscriber, batch.deliveries, self.broker.settings.delivery_timeout)
+        except SubscriberUnavailable as exc:
             self.activity.in_flight = 0
-            self._commit(batch, report, self.broker._clock())
+            self.activity.state = "unavailable"
+            self.activity.last_error = str(exc)
+            if self.activity.unavailable_since is None:
+                self.activity.unavailable_since = now
+            stopped.wait(backoff.next())
+            return
+        backoff.reset()
+        self.activity.unavailable_since = None
+        self.activity.in_flight = 0
+        self._commit(batch, report, self.broker._clock())
 
     def _idle_wait(self, now: float) -> float:
         due = [p.next_attempt_at for p in self._pending.values() if p.next_attempt_at > now]

@@ -4,6 +4,7 @@ waitress's worker threads, so they hold no per-request state."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import falcon
 
@@ -23,15 +24,14 @@ class HttpSettings:
     max_payload_bytes: int = 1_048_576
 
 
-def create_app(identity: IdentityPort, health: HealthPort, settings: HttpSettings) -> falcon.App:
-    app = falcon.App(
-        media_type=media.SCIM_JSON,
-        middleware=[RequestId(), BodyLimit(settings.max_payload_bytes),
-                    BearerAuth(settings.token, frozenset({HEALTH_PATH}))],
-    )
-    handlers = media.handlers()
-    app.req_options.media_handlers.update(handlers)
-    app.resp_options.media_handlers.update(handlers)
+def create_app(identity: IdentityPort, health: HealthPort,
+               settings: HttpSettings) -> falcon.App[falcon.Request, falcon.Response]:
+    middleware: list[Any] = [RequestId(), BearerAuth(settings.token, frozenset({HEALTH_PATH})),
+                             BodyLimit(settings.max_payload_bytes)]
+    app = falcon.App(media_type=media.SCIM_JSON, middleware=middleware)
+    # Only JSON: Falcon's default form and multipart handlers would turn a form post into attributes.
+    app.req_options.media_handlers = falcon.media.Handlers(media.handlers())
+    app.resp_options.media_handlers = falcon.media.Handlers(media.handlers())
     app.req_options.default_media_type = media.SCIM_JSON
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)

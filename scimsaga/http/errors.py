@@ -32,7 +32,9 @@ def falcon_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPErro
         _send(resp, InvalidSyntax("the request body is not valid JSON"))
         return
     _send(resp, error_for_status(status, detail))
-    for name, value in (ex.headers or {}).items():
+    headers = ex.headers or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    for name, value in pairs:
         resp.set_header(name, value)
 
 
@@ -42,7 +44,7 @@ def unexpected_error(req: falcon.Request, resp: falcon.Response, ex: Exception, 
     _send(resp, InternalError(f"internal error; quote request id {request_id} when reporting it"))
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Register the handlers, most general first: Falcon picks the most specific one."""
     app.add_error_handler(Exception, unexpected_error)
     app.add_error_handler(falcon.HTTPError, falcon_error)

@@ -9,7 +9,7 @@ import falcon
 from waitress.server import create_server
 
 
-def bind(app: falcon.App, host: str, port: int, threads: int = 8) -> Any:
+def bind(app: falcon.App[falcon.Request, falcon.Response], host: str, port: int, threads: int = 8) -> Any:
     """Create the server and bind its socket; raises OSError when the port is taken."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return create_server(app, host=host, port=port, threads=threads, ident="scimsaga",

@@ -39,7 +39,7 @@ class Page:
 
 
 def _integer(params: Mapping[str, str], name: str, default: int) -> int:
-    raw = params.get(name)
+    raw = params.get(name.lower())
     if raw is None or raw == "":
         return default
     try:
@@ -48,15 +48,28 @@ def _integer(params: Mapping[str, str], name: str, default: int) -> int:
         raise InvalidValue(f"'{name}' must be an integer, not '{raw}'") from None
 
 
-def parse_list_query(params: Mapping[str, str], max_results: int = MAX_RESULTS) -> ListQuery:
-    """Read RFC 7644 §3.4.2 query parameters (names are case-insensitive here, as IdPs vary)."""
-    lowered = {k.lower(): v for k, v in params.items()}
+def _single_values(params: Mapping[str, str | Sequence[str]]) -> dict[str, str]:
+    """Parameter names lower-cased; a parameter given more than once is refused, not guessed at."""
+    lowered: dict[str, str] = {}
+    for name, value in params.items():
+        if not isinstance(value, str):
+            raise InvalidValue(f"the query parameter '{name}' may be given only once")
+        lowered[name.lower()] = value
+    return lowered
+
+
+def parse_list_query(params: Mapping[str, str | Sequence[str]], max_results: int = MAX_RESULTS) -> ListQuery:
+    """Read RFC 7644 §3.4.2 query parameters (names are case-insensitive here, as IdPs vary).
+
+    A web framework hands a repeated parameter over as a list of values; that is an invalid value.
+    """
+    lowered = _single_values(params)
     sort_order = (lowered.get("sortorder") or "ascending").lower()
     if sort_order not in {"ascending", "descending"}:
         raise InvalidValue(f"'sortOrder' must be 'ascending' or 'descending', not '{sort_order}'")
     return ListQuery(
         filter=lowered.get("filter") or None,
-        start_index=max(1, _integer(lowered, "startindex", 1)),
+        start_index=max(1, _integer(lowered, "startIndex", 1)),
         count=min(max(0, _integer(lowered, "count", DEFAULT_COUNT)), max_results),
         sort_by=lowered.get("sortby") or None,
         sort_order=sort_order,

@@ -197,12 +197,23 @@ def _validate(resource_type: ResourceType, stored: dict[str, Any]) -> None:
         raise InvalidValue(_describe(exc)) from None
 
 
+_PLAIN_MESSAGES = {
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "extra_forbidden": "is not an attribute of this schema",
+}
+"""Pydantic's wording for these names our generated model classes; say it in SCIM's terms instead."""
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False)[:5]:
         location = _location(error["loc"])
         if error["type"] == "missing":
             problems.append(f"'{location}' is required")
+        elif error["type"] in _PLAIN_MESSAGES:
+            problems.append(f"'{location}': {_PLAIN_MESSAGES[error['type']]}")
         else:
             problems.append(f"'{location}': {error['msg']}")
     more = exc.error_count() - len(problems)
