@@ -29,7 +29,7 @@ from .actors.topology import TOPOLOGY, ServiceSpec, subscriptions
 from .bus.broker import Broker
 from .bus.local import InProcessPublisher, InProcessTransport, Serialized
 from .bus.ray_transport import BROKER_NAME
-from .ports import IdentityPort
+from .ports import IdentityPort, OperationsPort
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,10 @@ class Cluster:
     def handle(self, name: str) -> Any:
         return self._handles[name]
 
+    def operations(self) -> OperationsPort:
+        """Status, recent sagas and chaos switches of this deployment (the OperationsPort)."""
+        return Attached(self.settings.namespace, self.names)
+
     def write_runfile(self, url: str) -> Path:
         """Tell other processes on this machine how to reach this deployment."""
         path = self.settings.data_dir / RUNFILE
@@ -260,6 +264,10 @@ class Attached:
         subscriptions = ray.get(self.handle(BROKER_NAME).status.remote(), timeout=timeout)
         sagas: dict[str, int] = next((s.get("sagas", {}) for s in services if s["name"] == "saga"), {})
         return {"services": services, "subscriptions": subscriptions, "sagas": sagas}
+
+    def recent_sagas(self, limit: int = 20, timeout: float = 10.0) -> list[dict[str, Any]]:
+        sagas: list[dict[str, Any]] = ray.get(self.handle("saga").recent_sagas.remote(limit), timeout=timeout)
+        return sagas
 
     def kill(self, name: str) -> None:
         """Kill an actor the way a crash would; Ray restarts it from its constructor arguments."""

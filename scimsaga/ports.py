@@ -32,6 +32,26 @@ class IdentityPort(Protocol):
         ...
 
 
+class OperationsPort(Protocol):
+    """What an operator (the dashboard, the CLI) sees of a running deployment and can switch."""
+
+    def status(self) -> dict[str, Any]:
+        """``services``, ``subscriptions`` and ``sagas``, as ``scimsaga status --json`` prints them."""
+        ...
+
+    def recent_sagas(self, limit: int) -> list[dict[str, Any]]:
+        """The latest sagas, newest first, each with its steps' history."""
+        ...
+
+    def chaos(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Switch a service's faults (down, latency_ms, fail_rate); returns those in force."""
+        ...
+
+    def kill(self, name: str) -> None:
+        """Kill an actor as a crash would; it is restarted."""
+        ...
+
+
 class HealthPort(Protocol):
     """Whether every actor behind the front door answers."""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing
+from .host import ServiceHost
 from .identity import COMMANDS as IDENTITY_COMMANDS
 from .service import ANY_MESSAGE, Service
 
@@ -218,6 +219,15 @@ def _ref(payload: Mapping[str, Any]) -> str:
     return f" ({payload['reference']})" if payload.get("reference") else ""
 
 
+class SagaHost(ServiceHost):
+    """The coordinator's actor: a service host that can also list its recent sagas."""
+
+    service: SagaCoordinator
+
+    def recent_sagas(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.service.recent(self.conn, max(1, min(limit, 500)))
+
+
 class SagaCoordinator(Service):
     """Runs the saga definitions; its state lives in ``saga.sqlite``."""
 
@@ -280,6 +290,13 @@ class SagaCoordinator(Service):
         rows = conn.execute("SELECT state FROM sagas WHERE user_id = ? ORDER BY started_at, id",
                             (user_id,)).fetchall()
         return {"sagas": [json.loads(r[0]) for r in rows]} if rows else None
+
+    def recent(self, conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+        """The latest sagas, newest first, with their history (for the dashboard)."""
+        rows = conn.execute("SELECT state, started_at, updated_at FROM sagas "
+                            "ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+        return [{**json.loads(state), "started_at": started, "updated_at": updated}
+                for state, started, updated in rows]
 
     def _definition(self, saga: Saga) -> SagaDefinition:
         return next(d for d in self.definitions if d.name == saga.definition)

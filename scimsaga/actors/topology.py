@@ -16,7 +16,7 @@ from .billing import BillingService
 from .host import ServiceHost
 from .identity import IdentityHost, IdentityService
 from .profile import ProfileService
-from .saga import PROVISIONING, SagaCoordinator
+from .saga import PROVISIONING, SagaCoordinator, SagaHost
 from .service import Service
 
 
@@ -36,7 +36,7 @@ TOPOLOGY: tuple[ServiceSpec, ...] = (
     ServiceSpec("billing", BillingService, ("billing.commands",)),
     ServiceSpec("profile", ProfileService, ("profile.commands",)),
     ServiceSpec("access", AccessService, ("access.commands",)),
-    ServiceSpec("saga", SagaCoordinator, ("identity", "billing", "profile", "access")),
+    ServiceSpec("saga", SagaCoordinator, ("identity", "billing", "profile", "access"), SagaHost),
 )
 
 
