@@ -8,16 +8,27 @@ Promises (each kept in SQLite, so a broker restart keeps them):
   acknowledged, so a subscriber resumes where it stopped;
 - delivery is at least once: an event counts as delivered only when the subscriber's report acks it;
 - order per key: while an event of key K waits for a retry, later events of K wait behind it;
-- an event that keeps failing moves to the subscription's dead letters after ``max_attempts``, and the
-  events behind it flow on;
+- an event that keeps failing moves to the subscription's dead letters after ``max_attempts``, with a
+  copy of the event and its last error, and the events behind it flow on; dead letters can be listed
+  and replayed;
 - one batch in flight per subscription, of at most ``batch_size`` events: a slow subscriber slows only
-  itself.
+  itself;
+- events stay in the log for ``retention`` seconds after publication, and after that only as long as
+  some subscription still needs them (not yet delivered, or waiting for a retry); a subscription can
+  be rewound to an offset or a time within what the log still holds, to rebuild a read model.
+
+Operators change a subscription (replay, rewind) from another thread while its pump may be in the
+middle of a delivery. Such a change is written under the pump's ``state_lock`` and bumps its
+``epoch``; the pump commits a delivery only while the epoch it loaded is current, and otherwise drops
+the report and reloads, so a change is never overwritten by a delivery that started before it (the
+subscriber's inbox makes the resulting redelivery harmless).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,9 +81,25 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     attempts INTEGER NOT NULL,
     error TEXT NOT NULL,
     dead_at REAL NOT NULL,
+    topic TEXT,
+    published_at REAL,
     PRIMARY KEY (subscription, "offset")
 );
 """
+
+ADDED_COLUMNS = {"dead_letters": {"topic": "TEXT", "published_at": "REAL"}}
+"""Columns later versions added to tables a data directory of an earlier version already has."""
+
+COMPACT_CHUNK = 5000
+"""Events deleted per transaction when compacting, so a publisher never waits long for the lock."""
+
+
+class BusError(ValueError):
+    """An operator's request the bus cannot carry out; the message says why and what to do."""
+
+
+class UnknownSubscription(BusError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,15 @@ class _Activity:
     state: str = "idle"
     last_error: str | None = None
     unavailable_since: float | None = None
+    last_ack_at: float | None = None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, declaration in columns.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 class Broker:
@@ -123,8 +159,14 @@ class Broker:
         self._transport = transport
         self._clock = clock
         self._lock = threading.Lock()
+        """Guards the broker's own connection (publish, status, operators' changes)."""
+        self._write_lock = threading.Lock()
+        """Taken around every write transaction of the broker's connections, so that writers queue on
+        a lock that wakes the next one at once, instead of SQLite's busy handler, which sleeps and
+        polls (milliseconds at a time) while another connection of this process writes."""
         self._conn = open_database(path)
         self._conn.executescript(SCHEMA)
+        _migrate(self._conn)
         with transaction(self._conn):
             for spec in subscriptions:
                 self._conn.execute(
@@ -134,6 +176,7 @@ class Broker:
                 )
         self._pumps = {spec.name: _Pump(self, spec) for spec in subscriptions}
         self._stopped = threading.Event()
+        self._housekeeper = threading.Thread(target=self._housekeep, name="bus housekeeping", daemon=True)
 
     @property
     def settings(self) -> BusSettings:
@@ -142,6 +185,7 @@ class Broker:
     def start(self) -> None:
         for pump in self._pumps.values():
             pump.start()
+        self._housekeeper.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopped.set()
@@ -149,6 +193,8 @@ class Broker:
             pump.wake.set()
         for pump in self._pumps.values():
             pump.join(timeout)
+        if self._housekeeper.is_alive():
+            self._housekeeper.join(timeout)
 
     def publish(self, records: Sequence[Record]) -> int:
         """Append events to their topics' logs; return how many were new (the rest were duplicates)."""
@@ -159,7 +205,7 @@ class Broker:
             envelope = json.loads(body)
             rows.append((envelope["id"], topic, envelope["key"], envelope["type"], body, now))
             topics.add(topic)
-        with self._lock, transaction(self._conn):
+        with self._lock, self._write_lock, transaction(self._conn):
             before = self._conn.total_changes
             self._conn.executemany(
                 "INSERT OR IGNORE INTO events (id, topic, key, type, body, published_at) "
@@ -173,18 +219,31 @@ class Broker:
         return added
 
     def status(self) -> list[dict[str, Any]]:
-        """Per subscription: position, lag, in flight, retrying, dead letters, oldest unacked age."""
+        """Per subscription, what an operator and ``/metrics`` need to see.
+
+        ``lag``: events published but not acknowledged (not yet delivered, or waiting for a retry);
+        ``oldest_unacked_age_s``: the age of the oldest of those; ``in_flight``: events in the batch
+        the subscriber holds now; ``retrying``: events waiting for a retry (and those held behind them
+        by key); ``dead_letters``; ``delivered``: events acknowledged; ``redelivered``: acknowledged
+        events that needed more than one attempt; ``position``: the offset up to which the log was
+        read; ``head``: the topic's latest offset; ``last_ack_at``: when the subscriber last
+        acknowledged (epoch seconds, None yet in this broker's life); ``state``: idle, delivering,
+        retrying or unavailable; ``last_error``.
+        """
         now = self._clock()
         out = []
         with self._lock:
             for name, pump in self._pumps.items():
-                row = self._conn.execute(
+                topic = pump.spec.topic
+                position, delivered, redelivered = self._conn.execute(
                     "SELECT position, delivered, redelivered FROM subscriptions WHERE name = ?", (name,)
                 ).fetchone()
-                position, delivered, redelivered = row
-                unread, oldest_unread = self._conn.execute(
-                    'SELECT count(*), min(published_at) FROM events WHERE topic = ? AND "offset" > ?',
-                    (pump.spec.topic, position),
+                unread = self._conn.execute(
+                    'SELECT count(*) FROM events WHERE topic = ? AND "offset" > ?', (topic, position)
+                ).fetchone()[0]
+                first_unread = self._conn.execute(
+                    'SELECT published_at FROM events WHERE topic = ? AND "offset" > ? ORDER BY "offset" '
+                    "LIMIT 1", (topic, position)
                 ).fetchone()
                 retrying, oldest_retrying = self._conn.execute(
                     "SELECT count(*), min(e.published_at) FROM pending p "
@@ -194,25 +253,40 @@ class Broker:
                 dead = self._conn.execute(
                     "SELECT count(*) FROM dead_letters WHERE subscription = ?", (name,)
                 ).fetchone()[0]
-                oldest = min((t for t in (oldest_unread, oldest_retrying) if t is not None), default=None)
+                head = self._conn.execute(
+                    'SELECT max("offset") FROM events WHERE topic = ?', (topic,)).fetchone()[0]
+                candidates = (first_unread[0] if first_unread else None, oldest_retrying)
+                oldest = min((t for t in candidates if t is not None), default=None)
+                activity = pump.activity
                 out.append({
                     "name": name,
-                    "topic": pump.spec.topic,
+                    "topic": topic,
                     "subscriber": pump.spec.subscriber,
                     "position": position,
+                    "head": head or 0,
                     "lag": unread + retrying,
                     "retrying": retrying,
-                    "in_flight": pump.activity.in_flight,
+                    "in_flight": activity.in_flight,
                     "dead_letters": dead,
                     "delivered": delivered,
                     "redelivered": redelivered,
-                    "oldest_unacked_age_s": round(now - oldest, 3) if oldest is not None else 0.0,
-                    "state": pump.activity.state,
-                    "last_error": pump.activity.last_error,
+                    "oldest_unacked_age_s": round(max(0.0, now - oldest), 3) if oldest is not None else 0.0,
+                    "last_ack_at": activity.last_ack_at,
+                    "state": activity.state,
+                    "last_error": activity.last_error,
                 })
         return out
 
+    def _pump(self, subscription: str) -> _Pump:
+        pump = self._pumps.get(subscription)
+        if pump is None:
+            known = ", ".join(self._pumps) or "none"
+            raise UnknownSubscription(f"no subscription '{subscription}'; the subscriptions are: {known}")
+        return pump
+
     def dead_letters(self, subscription: str) -> list[dict[str, Any]]:
+        """A subscription's dead letters, oldest offset first, each with its last error."""
+        self._pump(subscription)
         with self._lock:
             rows = self._conn.execute(
                 'SELECT "offset", event_id, type, key, attempts, error, dead_at FROM dead_letters '
@@ -226,13 +300,64 @@ class Broker:
 
     def replay_dead_letters(self, subscription: str) -> int:
         """Put a subscription's dead letters back in line for delivery; return how many."""
-        pump = self._pumps[subscription]
-        return pump.request_replay()
+        return self._pump(subscription).replay()
+
+    def rewind(self, subscription: str, *, to_offset: int | None = None,
+               to_time: float | None = None) -> dict[str, Any]:
+        """Deliver a subscription's events again from an offset, or from the first event published at
+        or after a time (epoch seconds), as far as the log still holds them.
+
+        Rewinding moves back only: events the subscription has not read yet are never skipped. The
+        subscriber's inbox recognises the events it already handled; a read model that should be
+        rebuilt forgets its state (and its inbox) first.
+        """
+        if (to_offset is None) == (to_time is None):
+            raise BusError("rewind needs either an offset or a time")
+        return self._pump(subscription).rewind(to_offset, to_time)
+
+    def compact(self) -> int:
+        """Delete the events past retention that no subscription needs any more; return how many.
+
+        Needed: not yet read by a subscription of this broker (offset past its position), or waiting
+        for a retry. Dead letters keep their own copy, so a dead-lettered event does not pin the log.
+        Subscriptions a data directory remembers but this broker no longer serves do not count.
+        """
+        cutoff = self._clock() - self._settings.retention
+        names = list(self._pumps)
+        marks = ",".join("?" * len(names)) or "NULL"
+        statement = (
+            'DELETE FROM events WHERE "offset" IN (SELECT e."offset" FROM events e '
+            "WHERE e.published_at < ? "
+            f"AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.name IN ({marks}) "
+            'AND s.topic = e.topic AND s.position < e."offset") '
+            f"AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.subscription IN ({marks}) "
+            'AND p."offset" = e."offset") '
+            'ORDER BY e."offset" LIMIT ?)'
+        )
+        deleted = 0
+        while not self._stopped.is_set():
+            with self._lock, self._write_lock, transaction(self._conn):
+                before = self._conn.total_changes
+                self._conn.execute(statement, (cutoff, *names, *names, COMPACT_CHUNK))
+                removed = self._conn.total_changes - before
+            deleted += removed
+            if removed < COMPACT_CHUNK:
+                break
+        if deleted:
+            log.info("compacted the log: %d events past retention removed", deleted)
+        return deleted
 
     def topic_size(self, topic: str) -> int:
         with self._lock:
             return int(self._conn.execute(
                 "SELECT count(*) FROM events WHERE topic = ?", (topic,)).fetchone()[0])
+
+    def _housekeep(self) -> None:
+        while not self._stopped.wait(self._settings.compact_interval):
+            try:
+                self.compact()
+            except Exception:  # a failed compaction only delays the next one
+                log.exception("compacting the log failed")
 
 
 class _Backoff:
@@ -257,6 +382,7 @@ class _Batch:
     deliveries: list[Delivered] = field(default_factory=list)
     keys: dict[int, str] = field(default_factory=dict)
     blocked: list[tuple[int, str]] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
     new_position: int | None = None
 
 
@@ -268,13 +394,14 @@ class _Pump:
         self.spec = spec
         self.wake = threading.Event()
         self.activity = _Activity()
-        self._replay_requested = threading.Event()
-        self._replayed = 0
+        self.state_lock = threading.Lock()
+        self.epoch = 0
         self._thread = threading.Thread(target=self._run, name=f"pump {spec.name}", daemon=True)
         self._conn = open_database(broker._path)
         self._position = 0
         self._pending: dict[int, _Pending] = {}
         self._load()
+        self._loaded_epoch = self.epoch
 
     def start(self) -> None:
         self._thread.start()
@@ -283,23 +410,71 @@ class _Pump:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def request_replay(self) -> int:
-        """Runs on the caller's thread: it writes through the broker's connection, never the pump's own,
-        which the pump thread may be using for a transaction of its own at this very moment."""
+    # --- operators' changes: run on the caller's thread, through the broker's connection ------------
+
+    def replay(self) -> int:
+        """Move the dead letters back into the retry line, restoring any event retention removed."""
         conn = self.broker._conn
-        with self.broker._lock, transaction(conn):
+        with self.state_lock, self.broker._lock, self.broker._write_lock, transaction(conn):
             rows = conn.execute(
-                'SELECT "offset", key FROM dead_letters WHERE subscription = ?', (self.spec.name,)
+                'SELECT "offset", event_id, type, key, body, topic, published_at, dead_at FROM dead_letters '
+                "WHERE subscription = ?", (self.spec.name,)
             ).fetchall()
+            conn.executemany(
+                'INSERT OR IGNORE INTO events ("offset", id, topic, key, type, body, published_at) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(offset, event_id, topic or self.spec.topic, key, type_, body,
+                  published_at if published_at is not None else dead_at)
+                 for offset, event_id, type_, key, body, topic, published_at, dead_at in rows],
+            )
             conn.executemany(
                 'INSERT OR REPLACE INTO pending (subscription, "offset", key, attempts, next_attempt_at) '
                 "VALUES (?, ?, ?, 0, 0)",
-                [(self.spec.name, offset, key) for offset, key in rows],
+                [(self.spec.name, row[0], row[3]) for row in rows],
             )
             conn.execute("DELETE FROM dead_letters WHERE subscription = ?", (self.spec.name,))
-        self._replay_requested.set()
+            self.epoch += 1
         self.wake.set()
         return len(rows)
+
+    def rewind(self, to_offset: int | None, to_time: float | None) -> dict[str, Any]:
+        conn = self.broker._conn
+        name, topic = self.spec.name, self.spec.topic
+        with self.state_lock, self.broker._lock, self.broker._write_lock, transaction(conn):
+            position = conn.execute(
+                "SELECT position FROM subscriptions WHERE name = ?", (name,)).fetchone()[0]
+            if to_offset is not None:
+                if to_offset < 0:
+                    raise BusError(f"an offset is 0 or more, not {to_offset}")
+                if to_offset > position + 1:
+                    raise BusError(
+                        f"{name} has read up to offset {position}; rewinding moves back only, so give "
+                        f"an offset of at most {position + 1}")
+                target = max(0, to_offset - 1)
+            else:
+                row = conn.execute(
+                    'SELECT min("offset") FROM events WHERE topic = ? AND published_at >= ? '
+                    'AND "offset" <= ?',
+                    (topic, to_time, position),
+                ).fetchone()
+                if row[0] is None:
+                    raise BusError(f"{name} has read no event published at or after that time")
+                target = row[0] - 1
+            conn.execute('DELETE FROM pending WHERE subscription = ? AND "offset" > ?', (name, target))
+            conn.execute("UPDATE subscriptions SET position = ? WHERE name = ?", (target, name))
+            again, first = conn.execute(
+                'SELECT count(*), min("offset") FROM events WHERE topic = ? AND "offset" > ? '
+                'AND "offset" <= ?',
+                (topic, target, position),
+            ).fetchone()
+            self.epoch += 1
+        self.wake.set()
+        log.info("%s rewound from position %d to %d: %d events to deliver again",
+                 name, position, target, again)
+        return {"subscription": name, "position": target, "previous_position": position,
+                "redeliver": again, "from_offset": first}
+
+    # --- the pump's own thread ---------------------------------------------------------------------
 
     def _load(self) -> None:
         self._position = self._conn.execute(
@@ -314,6 +489,13 @@ class _Pump:
             )
         }
 
+    def _sync(self) -> None:
+        """Reload position and retry state when an operator changed them since the last load."""
+        with self.state_lock:
+            if self._loaded_epoch != self.epoch:
+                self._load()
+                self._loaded_epoch = self.epoch
+
     def _run(self) -> None:
         backoff = _Backoff(self.broker.settings.unavailable_cap)
         stopped = self.broker._stopped
@@ -324,18 +506,17 @@ class _Pump:
                 log.exception("%s: delivery turn failed", self.spec.name)
                 self.activity.in_flight = 0
                 self.activity.last_error = f"{type(exc).__name__}: {exc}"
+                self._loaded_epoch = -1  # the memory may be ahead of the database now: reload it
                 stopped.wait(backoff.next())
 
     def _turn(self, backoff: _Backoff) -> None:
         """Deliver one batch (or wait for one) and commit what the subscriber reported."""
         stopped = self.broker._stopped
-        if self._replay_requested.is_set():
-            self._replay_requested.clear()
-            self._load()
+        self._sync()
         now = self.broker._clock()
         batch = self._next_batch(now)
         if not batch.deliveries:
-            if batch.blocked or batch.new_position is not None:
+            if batch.blocked or batch.gone or batch.new_position is not None:
                 self._commit(batch, DeliveryReport(), now)
                 return
             self.activity.state = "idle" if not self._pending else "retrying"
@@ -370,21 +551,28 @@ class _Pump:
     def _next_batch(self, now: float) -> _Batch:
         limit = self.broker.settings.batch_size
         batch = _Batch()
-        heads: dict[str, _Pending] = {}
-        for offset in sorted(self._pending):
-            heads.setdefault(self._pending[offset].key, self._pending[offset])
-        eligible = {key for key, head in heads.items() if head.next_attempt_at <= now}
-        chosen = [o for o in sorted(self._pending) if self._pending[o].key in eligible][:limit]
-        chosen_set = set(chosen)
-        held = {p.key for o, p in self._pending.items() if o not in chosen_set}
-        if chosen:
-            marks = ",".join("?" * len(chosen))
-            bodies = dict(self._conn.execute(
-                f'SELECT "offset", body FROM events WHERE "offset" IN ({marks})', chosen).fetchall())
-            for offset in chosen:
-                if offset in bodies:
-                    batch.deliveries.append((offset, bodies[offset]))
-                    batch.keys[offset] = self._pending[offset].key
+        held: set[str] = set()
+        if self._pending:
+            in_order = sorted(self._pending)
+            heads: dict[str, _Pending] = {}
+            for offset in in_order:
+                heads.setdefault(self._pending[offset].key, self._pending[offset])
+            eligible = {key for key, head in heads.items() if head.next_attempt_at <= now}
+            chosen = [o for o in in_order if self._pending[o].key in eligible][:limit]
+            chosen_set = set(chosen)
+            held = {p.key for o, p in self._pending.items() if o not in chosen_set}
+            if chosen:
+                marks = ",".join("?" * len(chosen))
+                bodies = dict(self._conn.execute(
+                    f'SELECT "offset", body FROM events WHERE "offset" IN ({marks})', chosen).fetchall())
+                for offset in chosen:
+                    if offset in bodies:
+                        batch.deliveries.append((offset, bodies[offset]))
+                        batch.keys[offset] = self._pending[offset].key
+                    else:  # cannot happen while compaction spares pending events; never wedge a key on it
+                        log.error("%s: event %d waits for a retry but is gone from the log; dropping it",
+                                  self.spec.name, offset)
+                        batch.gone.append(offset)
         room = limit - len(batch.deliveries)
         if room > 0:
             rows = self._conn.execute(
@@ -392,12 +580,16 @@ class _Pump:
                 'ORDER BY "offset" LIMIT ?',
                 (self.spec.topic, self._position, room),
             ).fetchall()
-            for offset, key, body in rows:
-                if key in held:
-                    batch.blocked.append((offset, key))
-                    continue
-                batch.deliveries.append((offset, body))
-                batch.keys[offset] = key
+            if held:
+                for offset, key, body in rows:
+                    if key in held:
+                        batch.blocked.append((offset, key))
+                        continue
+                    batch.deliveries.append((offset, body))
+                    batch.keys[offset] = key
+            else:
+                batch.deliveries.extend((offset, body) for offset, _, body in rows)
+                batch.keys.update((offset, key) for offset, key, _ in rows)
             if rows:
                 batch.new_position = rows[-1][0]
         return batch
@@ -405,27 +597,40 @@ class _Pump:
     def _commit(self, batch: _Batch, report: DeliveryReport, now: float) -> None:
         name = self.spec.name
         acked = set(report.acked)
-        redelivered = sum(1 for o in acked if o in self._pending and self._pending[o].attempts > 0)
-        with transaction(self._conn):
-            for offset, _ in batch.deliveries:
-                key = batch.keys[offset]
-                if offset in acked:
-                    if self._pending.pop(offset, None) is not None:
-                        self._conn.execute(
-                            'DELETE FROM pending WHERE subscription = ? AND "offset" = ?', (name, offset))
-                elif offset in report.failed:
-                    self._fail(offset, key, report.failed[offset], now)
-                else:
+        with self.state_lock:
+            if self._loaded_epoch != self.epoch:
+                log.info("%s changed by an operator during a delivery; delivering again from the new state",
+                         name)
+                return
+            redelivered = sum(1 for o in self._pending if o in acked and self._pending[o].attempts > 0)
+            # The common case, every event of a fresh batch acknowledged, needs no look at each event.
+            everything_acked = not self._pending and not report.failed and acked.issuperset(batch.keys)
+            with self.broker._write_lock, transaction(self._conn):
+                for offset, _ in () if everything_acked else batch.deliveries:
+                    key = batch.keys[offset]
+                    if offset in acked:
+                        if self._pending.pop(offset, None) is not None:
+                            self._conn.execute(
+                                'DELETE FROM pending WHERE subscription = ? AND "offset" = ?', (name, offset))
+                    elif offset in report.failed:
+                        self._fail(offset, key, report.failed[offset], now)
+                    else:
+                        self._hold(offset, key)
+                for offset, key in batch.blocked:
                     self._hold(offset, key)
-            for offset, key in batch.blocked:
-                self._hold(offset, key)
-            if batch.new_position is not None:
-                self._position = batch.new_position
-            self._conn.execute(
-                "UPDATE subscriptions SET position = ?, delivered = delivered + ?, "
-                "redelivered = redelivered + ? WHERE name = ?",
-                (self._position, len(acked), redelivered, name),
-            )
+                for offset in batch.gone:
+                    self._pending.pop(offset, None)
+                    self._conn.execute(
+                        'DELETE FROM pending WHERE subscription = ? AND "offset" = ?', (name, offset))
+                if batch.new_position is not None:
+                    self._position = batch.new_position
+                self._conn.execute(
+                    "UPDATE subscriptions SET position = ?, delivered = delivered + ?, "
+                    "redelivered = redelivered + ? WHERE name = ?",
+                    (self._position, len(acked), redelivered, name),
+                )
+        if acked:
+            self.activity.last_ack_at = now
         if report.failed:
             self.activity.last_error = next(iter(report.failed.values()))
 
@@ -448,8 +653,9 @@ class _Pump:
                 'DELETE FROM pending WHERE subscription = ? AND "offset" = ?', (self.spec.name, offset))
             self._conn.execute(
                 'INSERT OR REPLACE INTO dead_letters (subscription, "offset", event_id, type, key, body, '
-                "attempts, error, dead_at) "
-                'SELECT ?, "offset", id, type, key, body, ?, ?, ? FROM events WHERE "offset" = ?',
+                "attempts, error, dead_at, topic, published_at) "
+                'SELECT ?, "offset", id, type, key, body, ?, ?, ?, topic, published_at FROM events '
+                'WHERE "offset" = ?',
                 (self.spec.name, entry.attempts, error, now, offset),
             )
             log.warning("%s: event %s moved to dead letters after %d attempts: %s",

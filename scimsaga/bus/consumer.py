@@ -1,11 +1,18 @@
 """The consumer side of the bus: batches in, idempotent handling, a report back to the broker.
 
-Each event is handled in its own savepoint inside one transaction per batch. The event id goes into
-the service's ``inbox`` table in that same savepoint, together with the state change and the messages
-it causes (the outbox), so a redelivered event is recognised and skipped: exactly-once in effect.
+A batch is handled in one transaction, each event as if in its own savepoint. The ids of the events handled
+go into the service's ``inbox`` table in that same transaction, together with the state changes and
+the messages they cause (the outbox), so a redelivered event is recognised and skipped: exactly once
+in effect. A redelivery the inbox caught is counted (``duplicates``), so tests and operators can see
+that at-least-once delivery did deliver twice and the inbox absorbed it.
 
 When an event fails, the later events with the same key in the batch are not attempted (they are
 reported ``skipped``), so the broker can redeliver them behind it, in order.
+
+The work per event is kept to the handler's own statements: the inbox is looked up once per batch, its
+rows, the outbox rows and the counters are written once per batch, and a batch first runs without a
+savepoint per event; only when a handler fails is it rolled back and run again event by event, each
+in a savepoint of its own (see :func:`_handle`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..storage import savepoint, transaction
+from ..storage import transaction
 from . import outbox
 from .envelope import Envelope, Outgoing
 
@@ -29,12 +36,15 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     event_id TEXT PRIMARY KEY,
     processed_at REAL NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
 """
+
+LOOKUP_CHUNK = 500
+"""Event ids per inbox lookup: well under SQLite's limit on bound parameters."""
 
 
 class SubscriberUnavailable(Exception):
@@ -69,32 +79,102 @@ def counter(conn: sqlite3.Connection, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def seen(conn: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Which of these event ids the inbox already holds."""
+    found: set[str] = set()
+    for start in range(0, len(event_ids), LOOKUP_CHUNK):
+        chunk = event_ids[start:start + LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in conn.execute(
+            f"SELECT event_id FROM inbox WHERE event_id IN ({marks})", chunk))
+    return found
+
+
 def process_batch(conn: sqlite3.Connection, batch: Sequence[Delivered], handle: Handler) -> DeliveryReport:
     """Handle a batch in order, once per event id, and say which offsets are done."""
-    report = DeliveryReport()
-    failed_keys: set[str] = set()
+    envelopes = [(offset, Envelope.from_json(body)) for offset, body in batch]
     with transaction(conn):
-        for offset, body in batch:
-            envelope = Envelope.from_json(body)
-            if envelope.key in failed_keys:
-                report.skipped.append(offset)
-                continue
-            if conn.execute("SELECT 1 FROM inbox WHERE event_id = ?", (envelope.id,)).fetchone():
-                report.acked.append(offset)
-                continue
-            try:
-                with savepoint(conn):
-                    caused = handle(envelope, conn)
-                    conn.execute("INSERT INTO inbox (event_id, processed_at) VALUES (?, ?)",
-                                 (envelope.id, time.time()))
-                    outbox.add(conn, caused)
-                    bump(conn, "processed")
-            except Exception as exc:
-                failed_keys.add(envelope.key)
-                report.failed[offset] = describe(exc)
-                continue
+        done = seen(conn, [envelope.id for _, envelope in envelopes])
+        conn.execute("SAVEPOINT batch")
+        try:
+            outcome = _handle(conn, envelopes, done, handle, guarded=False)
+        except _FirstFailure as failure:
+            conn.execute("ROLLBACK TO batch")
+            outcome = _handle(conn, envelopes, done, handle, guarded=True, known=failure)
+        conn.execute("RELEASE batch")
+        if outcome.handled:
+            now = time.time()
+            conn.executemany("INSERT INTO inbox (event_id, processed_at) VALUES (?, ?)",
+                             [(event_id, now) for event_id in outcome.handled])
+            if outcome.caused:
+                outbox.add(conn, outcome.caused)
+            bump(conn, "processed", len(outcome.handled))
+        if outcome.duplicates:
+            bump(conn, "duplicates", outcome.duplicates)
+    return outcome.report
+
+
+class _FirstFailure(Exception):
+    """The first event of a batch that failed while the batch ran without a savepoint per event."""
+
+    def __init__(self, index: int, error: str) -> None:
+        super().__init__(error)
+        self.index = index
+        self.error = error
+
+
+@dataclass
+class _Outcome:
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    handled: list[str] = field(default_factory=list)
+    caused: list[Outgoing] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def _handle(conn: sqlite3.Connection, envelopes: Sequence[tuple[int, Envelope]], done: set[str],
+            handle: Handler, *, guarded: bool, known: _FirstFailure | None = None) -> _Outcome:
+    """Run the handlers of a batch in order.
+
+    Unguarded, the batch runs without a savepoint per event (two statements each saved) and the first
+    failure raises :class:`_FirstFailure`; the caller then rolls the batch back and runs it guarded:
+    each event in its own savepoint, so a failure undoes only its own event, and the event that
+    failed before is reported failed again without being handled twice.
+    """
+    outcome = _Outcome()
+    report = outcome.report
+    done = set(done)
+    failed_keys: set[str] = set()
+    for index, (offset, envelope) in enumerate(envelopes):
+        if envelope.key in failed_keys:
+            report.skipped.append(offset)
+            continue
+        if envelope.id in done:
+            outcome.duplicates += 1
             report.acked.append(offset)
-    return report
+            continue
+        if known is not None and index == known.index:
+            failed_keys.add(envelope.key)
+            report.failed[offset] = known.error
+            continue
+        if guarded:
+            conn.execute("SAVEPOINT event")
+        try:
+            messages = handle(envelope, conn)
+        except Exception as exc:
+            if not guarded:
+                raise _FirstFailure(index, describe(exc)) from exc
+            conn.execute("ROLLBACK TO event")
+            conn.execute("RELEASE event")
+            failed_keys.add(envelope.key)
+            report.failed[offset] = describe(exc)
+            continue
+        if guarded:
+            conn.execute("RELEASE event")
+        outcome.caused.extend(messages)
+        outcome.handled.append(envelope.id)
+        done.add(envelope.id)
+        report.acked.append(offset)
+    return outcome
 
 
 def describe(exc: BaseException) -> str:

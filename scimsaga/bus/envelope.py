@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -32,11 +34,19 @@ class Envelope:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+        # The fields by hand: ``asdict`` deep-copies the payload first, which costs more than the dump.
+        return json.dumps({
+            "id": self.id, "type": self.type, "key": self.key, "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id, "occurred_at": self.occurred_at, "payload": self.payload,
+            "version": self.version,
+        }, separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Envelope:
-        return cls(
+        # Every consumer builds one envelope per event it receives; filling the instance's __dict__ at
+        # once costs a third of the frozen dataclass's __init__, which sets each field on its own.
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
             id=data["id"],
             type=data["type"],
             key=data["key"],
@@ -46,6 +56,7 @@ class Envelope:
             payload=dict(data.get("payload") or {}),
             version=int(data.get("version", SCHEMA_VERSION)),
         )
+        return envelope
 
     @classmethod
     def from_json(cls, text: str) -> Envelope:
@@ -66,7 +77,15 @@ class Envelope:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID of version 7 (RFC 9562 §5.7): 48 bits of Unix time in milliseconds, then random bits.
+
+    Ids made later sort later, so the indexes that hold them (the broker's log, every service's inbox)
+    grow at one end instead of touching a random page per insert, which keeps each commit small.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 4122 / 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def new_message(type: str, key: str, payload: dict[str, Any], *, at: str,

@@ -9,6 +9,7 @@ dedup by event id make the retries harmless.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..settings import Settings
 from .broker import Broker, SubscriptionSpec
 from .consumer import Delivered, DeliveryReport, SubscriberUnavailable
 from .outbox import Record
+from .packing import PackedBatch, PackedRecords
 
 BROKER_NAME = "broker"
 
@@ -45,9 +47,14 @@ class _Handles:
 def call(handles: _Handles, name: str, method: str, args: tuple[Any, ...], timeout: float) -> Any:
     """Call ``name.method(*args)`` and wait; Ray's "not now" failures become SubscriberUnavailable."""
     handle = handles.get(name)
+    ref = getattr(handle, method).remote(*args)
     try:
-        return ray.get(getattr(handle, method).remote(*args), timeout=timeout)
+        return ray.get(ref, timeout=timeout)
     except GetTimeoutError:
+        # Withdraw the call if it still waits in the actor's queue, so retries of a slow subscriber do
+        # not pile up there; one already running finishes, and the inbox absorbs the redelivery.
+        with contextlib.suppress(Exception):  # the actor may be gone already; then so is the call
+            ray.cancel(ref)
         raise SubscriberUnavailable(f"{name} did not answer within {timeout:.0f}s") from None
     except RayActorError as exc:
         handles.forget(name)
@@ -65,7 +72,7 @@ class RayTransport:
         self._handles = _Handles(namespace)
 
     def deliver(self, subscriber: str, batch: Sequence[Delivered], timeout: float) -> DeliveryReport:
-        report: DeliveryReport = call(self._handles, subscriber, "deliver", (list(batch),), timeout)
+        report: DeliveryReport = call(self._handles, subscriber, "deliver", (PackedBatch(batch),), timeout)
         return report
 
 
@@ -80,7 +87,7 @@ class RayPublisher:
     def __call__(self, records: Sequence[Record]) -> None:
         if self._handles is None:
             self._handles = _Handles(self._namespace)
-        call(self._handles, BROKER_NAME, "publish", (list(records),), self._timeout)
+        call(self._handles, BROKER_NAME, "publish", (PackedRecords(records),), self._timeout)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_namespace": self._namespace, "_timeout": self._timeout, "_handles": None}
@@ -109,6 +116,13 @@ class BrokerActor:
 
     def replay_dead_letters(self, subscription: str) -> int:
         return self.broker.replay_dead_letters(subscription)
+
+    def rewind(self, subscription: str, to_offset: int | None = None,
+               to_time: float | None = None) -> dict[str, Any]:
+        return self.broker.rewind(subscription, to_offset=to_offset, to_time=to_time)
+
+    def compact(self) -> int:
+        return self.broker.compact()
 
     def stop(self) -> None:
         self.broker.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scimsaga.bus import consumer, outbox
-from scimsaga.bus.consumer import Delivered, describe, process_batch
+from scimsaga.bus.consumer import LOOKUP_CHUNK, Delivered, describe, process_batch
 from scimsaga.bus.envelope import Envelope, Outgoing, new_message
 from scimsaga.storage import open_database
 
@@ -178,3 +178,55 @@ def test_messages_added_to_the_outbox_wait_for_the_relay(service_db):
     assert Envelope.from_json(body) == caused
     assert caused.causation_id == "e1"
     assert caused.correlation_id == "e1"
+
+
+# --- batch-wide work: one inbox lookup, counted duplicates, large batches -------------------------
+
+
+def test_redeliveries_the_inbox_absorbed_are_counted(service_db, batch):
+    handler = RecordingHandler()
+    process_batch(service_db, batch(message("e1", "a"), message("e2", "b")), handler)
+
+    report = process_batch(service_db, batch(message("e1", "a"), message("e2", "b"), message("e3", "a")),
+                           handler)
+
+    assert report.acked == [3, 4, 5]
+    assert consumer.counter(service_db, "duplicates") == 2
+    assert consumer.counter(service_db, "processed") == 3
+    assert handler.calls == ["e1", "e2", "e3"]
+
+
+def test_a_batch_larger_than_one_inbox_lookup_is_deduplicated_whole(service_db, batch):
+    handler = RecordingHandler()
+    size = LOOKUP_CHUNK * 2 + 7
+    first = [message(f"e{i}", f"k{i % 13}") for i in range(size)]
+    process_batch(service_db, batch(*first), handler)
+
+    again = process_batch(service_db, batch(*first, message("last", "k0")), handler)
+
+    assert len(again.acked) == size + 1
+    assert handler.calls == [f"e{i}" for i in range(size)] + ["last"]
+    assert consumer.counter(service_db, "duplicates") == size
+    assert len(inbox(service_db)) == size + 1
+
+
+def test_a_failure_keeps_the_inbox_and_outbox_of_the_other_events_of_the_batch(service_db, batch):
+    handler = RecordingHandler(failing=["b1"])
+
+    report = process_batch(service_db, batch(message("a1", "a"), message("b1", "b"), message("a2", "a"),
+                                             message("b2", "b"), message("c1", "c")), handler)
+
+    assert (report.acked, list(report.failed), report.skipped) == ([1, 3, 5], [2], [4])
+    assert handled(service_db) == ["a1", "a2", "c1"]
+    assert inbox(service_db) == {"a1", "a2", "c1"}
+    assert outbox_causes(service_db) == ["a1", "a2", "c1"]
+
+
+def test_a_batch_where_everything_fails_writes_nothing(service_db, batch):
+    handler = RecordingHandler(failing=["a1", "b1"])
+
+    report = process_batch(service_db, batch(message("a1", "a"), message("b1", "b")), handler)
+
+    assert list(report.failed) == [1, 2]
+    assert (handled(service_db), inbox(service_db), outbox_causes(service_db)) == ([], set(), [])
+    assert consumer.counter(service_db, "processed") == 0
