@@ -26,6 +26,7 @@ class CostCenterRejected(BusinessRuleViolation):
 
 class BillingService(Service):
     name = "billing"
+    choreographed = True
     tables = """
     CREATE TABLE IF NOT EXISTS customers (
         user_id TEXT PRIMARY KEY,
@@ -49,7 +50,8 @@ class BillingService(Service):
         rule = self.settings.cost_center_pattern
         if cost_center is not None and not re.fullmatch(rule, cost_center):
             raise CostCenterRejected(f"costCenter '{cost_center}' does not match the rule {rule}")
-        customer_id = "cus_" + self.ids().replace("-", "")[:16]
+        row = conn.execute("SELECT customer_id FROM customers WHERE user_id = ?", (envelope.key,)).fetchone()
+        customer_id = row[0] if row else "cus_" + self.ids().replace("-", "")[:16]
         conn.execute(
             "INSERT INTO customers (user_id, customer_id, cost_center, status, opened_at) "
             "VALUES (?, ?, ?, 'open', ?) ON CONFLICT(user_id) DO UPDATE SET "

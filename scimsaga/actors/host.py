@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +21,8 @@ from ..bus.envelope import Envelope, Outgoing
 from ..bus.outbox import OutboxRelay, Publish
 from ..settings import Settings
 from ..storage import open_database, transaction
+from .choreography import Participant
+from .definitions import DEFINITIONS
 from .service import ANY_MESSAGE, Service
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,13 @@ class ServiceHost:
         self.conn.executescript(FAULTS_SCHEMA)
         service.install(self.conn)
         self.faults = self._load_faults()
+        self.lock = threading.RLock()
+        """Held by every call that uses the connection: Ray's calls and the host's own threads."""
         self._handlers = dict(service.handlers())
+        if settings.mode == "choreography" and service.choreographed:
+            participant = Participant(service, DEFINITIONS)
+            participant.install(self.conn)
+            self._handlers.update(participant.handlers(self._handlers))
         self._rng = rng or random.Random()
         self.relay: OutboxRelay | None = None
         if publish is not None:
@@ -86,7 +95,8 @@ class ServiceHost:
             raise SubscriberUnavailable(f"{self.service.name} is down")
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
-        report = consumer.process_batch(self.conn, batch, self._dispatch)
+        with self.lock:
+            report = consumer.process_batch(self.conn, batch, self._dispatch)
         if report.acked:
             self.notify_relay()
         return report
@@ -109,6 +119,10 @@ class ServiceHost:
         return self.service.name
 
     def status(self) -> dict[str, Any]:
+        with self.lock:
+            return self._status()
+
+    def _status(self) -> dict[str, Any]:
         return {
             "name": self.service.name,
             "state": self.faults.describe(),
@@ -118,7 +132,8 @@ class ServiceHost:
         }
 
     def state_of(self, user_id: str) -> dict[str, Any] | None:
-        return self.service.state_of(self.conn, user_id)
+        with self.lock:
+            return self.service.state_of(self.conn, user_id)
 
     def chaos(self, down: bool | None = None, latency_ms: int | None = None,
               fail_rate: float | None = None) -> dict[str, Any]:
@@ -129,7 +144,7 @@ class ServiceHost:
             self.faults.latency_ms = max(0, int(latency_ms))
         if fail_rate is not None:
             self.faults.fail_rate = min(1.0, max(0.0, float(fail_rate)))
-        with transaction(self.conn):
+        with self.lock, transaction(self.conn):
             self.conn.execute(
                 "INSERT OR REPLACE INTO faults (id, down, latency_ms, fail_rate) VALUES (1, ?, ?, ?)",
                 (int(self.faults.down), self.faults.latency_ms, self.faults.fail_rate),

@@ -1,232 +1,60 @@
-"""The saga coordinator: orchestration of provisioning and deprovisioning across the services.
+"""The saga coordinator (orchestration): which saga a user's change starts, and keeping sagas durable.
 
-Saga definitions are data: their steps, each a command with its compensation. The coordinator sends
-one step's command at a time over the bus, waits for the service's reply, and moves on. When a step
-fails (a business rejection is never retried), the steps that completed are compensated in reverse
-order, then identity is told to compensate the user; when all succeed, identity is told to activate it.
+Definitions are data (below). The coordinator reads identity's events in order and starts, per user,
+one saga at a time: a change that arrives while the user's saga runs waits in line behind it, so the
+services end in the state the IdP asked for last. Deleting a user whose provisioning is still under
+way cancels that provisioning: what it did is undone, in reverse order.
 
-The state machine (:func:`start`, :func:`advance`) is pure; :class:`SagaCoordinator` keeps each saga in
-its SQLite file, in the same transaction as the inbox record of the message that moved it, so a
-coordinator killed mid-saga carries on where it stopped.
+Each saga lives in ``saga.sqlite``, written in the same transaction as the inbox record of the message
+that moved it; a timer thread in :class:`SagaHost` re-sends commands whose reply is late and gives up
+on steps that stay silent too long. A coordinator killed mid-saga carries on where it stopped.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..bus import outbox
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing
+from ..settings import Clock, IdGenerator, Settings, new_uuid, utc_now
+from ..storage import transaction
+from .choreography import choose
+from .definitions import (
+    DEFINITIONS,
+    DEPROVISIONING,
+    IDENTITY_ANSWERS,
+    PROVISIONING,
+    STARTS_SERVICES,
+    requested_active,
+    with_retry,
+)
 from .host import ServiceHost
-from .identity import COMMANDS as IDENTITY_COMMANDS
+from .saga_machine import (
+    FINAL,
+    OPEN,
+    QUEUED,
+    Moment,
+    Retry,
+    Saga,
+    SagaDefinition,
+    Send,
+    cancel,
+    new_saga,
+    on_identity,
+    on_reply,
+    on_timer,
+    start,
+)
 from .service import ANY_MESSAGE, Service
 
-ACTION, COMPENSATION = "action", "compensation"
-RUNNING, COMPENSATING, FINISHING = "running", "compensating", "finishing"
-COMPLETED, COMPENSATED, FAILED = "completed", "compensated", "failed"
-OPEN_STATES = (RUNNING, COMPENSATING, FINISHING)
-MAX_COMPENSATION_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step: a command to a service and the command that undoes it."""
-
-    service: str
-    action: str
-    compensation: str | None = None
-
-    @property
-    def topic(self) -> str:
-        return f"{self.service}.commands"
-
-
-@dataclass(frozen=True)
-class SagaDefinition:
-    """A saga as data: what starts it, its steps in order, and what identity is told at the end."""
-
-    name: str
-    trigger: str
-    steps: tuple[Step, ...]
-    on_success: str | None = None
-    on_failure: str | None = None
-    report_progress: bool = False
-
-
-PROVISIONING = SagaDefinition(
-    name="provision",
-    trigger="identity.UserCreated",
-    steps=(
-        Step("profile", "profile.CreateProfile", "profile.RemoveProfile"),
-        Step("access", "access.GrantDefaults", "access.RevokeAll"),
-        Step("billing", "billing.CreateCustomer", "billing.CloseCustomer"),
-    ),
-    on_success="identity.ActivateUser",
-    on_failure="identity.CompensateUser",
-    report_progress=True,
-)
-
-DEPROVISIONING = SagaDefinition(
-    name="deprovision",
-    trigger="identity.UserDeleted",
-    steps=(
-        Step("billing", "billing.CloseCustomer"),
-        Step("access", "access.RevokeAll"),
-        Step("profile", "profile.RemoveProfile"),
-    ),
-)
-
-DEFINITIONS = (PROVISIONING, DEPROVISIONING)
-
-
-@dataclass
-class Saga:
-    """One saga's durable state."""
-
-    id: str
-    definition: str
-    user_id: str
-    user: dict[str, Any]
-    correlation_id: str
-    status: str = RUNNING
-    step: int = 0
-    phase: str = ACTION
-    attempts: int = 0
-    reason: str | None = None
-    services: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def note(self, at: str, what: str) -> None:
-        self.history.append({"at": at, "event": what})
-
-
-@dataclass(frozen=True)
-class Send:
-    """A command the coordinator sends."""
-
-    topic: str
-    type: str
-    payload: dict[str, Any]
-
-
-def start(definition: SagaDefinition, saga_id: str, trigger: Envelope, at: str) -> tuple[Saga, list[Send]]:
-    """A new saga for the user in ``trigger``, and its first command."""
-    saga = Saga(
-        id=saga_id,
-        definition=definition.name,
-        user_id=trigger.key,
-        user=dict(trigger.payload.get("user") or {}),
-        correlation_id=trigger.correlation_id,
-        services=[{"name": s.service, "state": "pending"} for s in definition.steps],
-    )
-    saga.note(at, f"started by {trigger.type}")
-    return saga, _next(definition, saga, at)
-
-
-def advance(definition: SagaDefinition, saga: Saga, reply: Envelope, at: str) -> list[Send]:
-    """Apply a service's reply to the step the saga waits for; ignore any other (a duplicate)."""
-    payload = reply.payload
-    if saga.status not in (RUNNING, COMPENSATING) or payload.get("step") != saga.step \
-            or payload.get("phase") != saga.phase:
-        return []
-    step = definition.steps[saga.step]
-    entry = saga.services[saga.step]
-    if saga.phase == ACTION and payload.get("ok"):
-        entry.update(state="done", reference=payload.get("reference"))
-        entry.pop("error", None)
-        saga.note(at, f"{step.service}: {reply.type}" + _ref(payload))
-        saga.step += 1
-        return _progress(definition, saga) + _next(definition, saga, at)
-    if saga.phase == ACTION:
-        entry.update(state="failed", error=payload.get("error"))
-        saga.reason = f"{step.service}: {payload.get('error')}"
-        saga.note(at, f"{step.service}: {reply.type}: {payload.get('error')}")
-        if not any(s.compensation for s in definition.steps):
-            saga.status = FAILED
-            return _progress(definition, saga)
-        saga.status, saga.phase = COMPENSATING, COMPENSATION
-        saga.step -= 1
-        return _progress(definition, saga) + _next(definition, saga, at)
-    if payload.get("ok"):
-        entry["state"] = "compensated"
-        saga.note(at, f"{step.service}: {reply.type} (compensated)")
-        saga.step -= 1
-        saga.attempts = 0
-        return _progress(definition, saga) + _next(definition, saga, at)
-    saga.attempts += 1
-    saga.note(at, f"{step.service}: compensation failed ({payload.get('error')}), attempt {saga.attempts}")
-    if saga.attempts >= MAX_COMPENSATION_ATTEMPTS:
-        saga.status = FAILED
-        return []
-    return [_command(definition, saga, step.compensation or "")]
-
-
-def finish(saga: Saga, envelope: Envelope, at: str) -> None:
-    """Identity confirmed the end of the saga."""
-    if saga.status != FINISHING:
-        return
-    saga.status = COMPLETED if envelope.type == "identity.UserActivated" else COMPENSATED
-    saga.note(at, envelope.type)
-
-
-def _next(definition: SagaDefinition, saga: Saga, at: str) -> list[Send]:
-    if saga.phase == ACTION:
-        if saga.step < len(definition.steps):
-            return [_command(definition, saga, definition.steps[saga.step].action)]
-        return _finish(definition, saga, definition.on_success, COMPLETED, at)
-    while saga.step >= 0 and definition.steps[saga.step].compensation is None:
-        saga.step -= 1
-    if saga.step >= 0:
-        return [_command(definition, saga, definition.steps[saga.step].compensation or "")]
-    return _finish(definition, saga, definition.on_failure, COMPENSATED, at)
-
-
-def _finish(definition: SagaDefinition, saga: Saga, command: str | None, final: str, at: str) -> list[Send]:
-    if command is None:
-        saga.status = final
-        saga.note(at, final)
-        return []
-    saga.status = FINISHING
-    saga.step = -1
-    return [Send(IDENTITY_COMMANDS, command, {
-        "saga_id": saga.id, "services": saga.services, "reason": saga.reason,
-        "idempotency_key": f"{saga.id}/{command}",
-    })]
-
-
-def _command(definition: SagaDefinition, saga: Saga, command: str) -> Send:
-    step = definition.steps[saga.step]
-    key = f"{saga.id}/{saga.step}/{saga.phase}"
-    if saga.attempts:  # a retry must be done again: under the same key the service only repeats its reply
-        key += f"/retry-{saga.attempts}"
-    return Send(step.topic, command, {
-        "saga_id": saga.id, "step": saga.step, "phase": saga.phase, "user": saga.user,
-        "idempotency_key": key,
-    })
-
-
-def _progress(definition: SagaDefinition, saga: Saga) -> list[Send]:
-    if not definition.report_progress:
-        return []
-    return [Send(IDENTITY_COMMANDS, "identity.RecordProvisioning",
-                 {"saga_id": saga.id, "services": [dict(s) for s in saga.services]})]
-
-
-def _ref(payload: Mapping[str, Any]) -> str:
-    return f" ({payload['reference']})" if payload.get("reference") else ""
-
-
-class SagaHost(ServiceHost):
-    """The coordinator's actor: a service host that can also list its recent sagas."""
-
-    service: SagaCoordinator
-
-    def recent_sagas(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self.service.recent(self.conn, max(1, min(limit, 500)))
-
+log = logging.getLogger(__name__)
 
 class SagaCoordinator(Service):
     """Runs the saga definitions; its state lives in ``saga.sqlite``."""
@@ -235,80 +63,240 @@ class SagaCoordinator(Service):
     tables = """
     CREATE TABLE IF NOT EXISTS sagas (
         id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
         definition TEXT NOT NULL,
         user_id TEXT NOT NULL,
         status TEXT NOT NULL,
+        wake_at REAL,
         state TEXT NOT NULL,
         started_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS sagas_by_user ON sagas (user_id, started_at);
+    CREATE INDEX IF NOT EXISTS sagas_by_user ON sagas (user_id, seq);
     CREATE INDEX IF NOT EXISTS sagas_by_status ON sagas (status);
+    CREATE INDEX IF NOT EXISTS sagas_by_wake ON sagas (wake_at) WHERE wake_at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS known_users (
+        user_id TEXT PRIMARY KEY,
+        requested_active INTEGER NOT NULL
+    );
     """
     definitions: Sequence[SagaDefinition] = DEFINITIONS
 
+    def __init__(self, settings: Settings, clock: Clock = utc_now, ids: IdGenerator = new_uuid,
+                 timer: Callable[[], float] = time.time) -> None:
+        super().__init__(settings, clock, ids)
+        self.timer = timer
+        retry = Retry(settings.saga.step_timeout, 2.0, settings.saga.max_step_timeout,
+                      settings.saga.give_up_after)
+        self._by_name = {d.name: with_retry(d, retry) for d in self.definitions}
+
     def handlers(self) -> Mapping[str, Handler]:
-        table: dict[str, Handler] = {d.trigger: self.begin for d in self.definitions}
-        table["identity.UserActivated"] = self.conclude
-        table["identity.UserCompensated"] = self.conclude
-        table[ANY_MESSAGE] = self.on_reply
+        table: dict[str, Handler] = {
+            "identity.UserCreated": self.user_created,
+            "identity.UserUpdated": self.user_updated,
+            "identity.UserDeleted": self.user_deleted,
+        }
+        for answer in IDENTITY_ANSWERS:
+            table[answer] = self.identity_answered
+        table[ANY_MESSAGE] = self.service_replied
         return table
 
-    def begin(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
-        definition = next(d for d in self.definitions if d.trigger == envelope.type)
-        now = self.clock()
-        saga, sends = start(definition, f"{definition.name}-{envelope.id}", envelope, now)
-        conn.execute(
-            "INSERT INTO sagas (id, definition, user_id, status, state, started_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (saga.id, saga.definition, saga.user_id, saga.status, json.dumps(asdict(saga)), now, now),
-        )
-        return self._outgoing(saga, envelope, sends)
+    def now(self) -> Moment:
+        return Moment(self.timer(), self.clock())
 
-    def on_reply(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
+    # --- what starts sagas ---------------------------------------------------------------------
+
+    def user_created(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
+        self._remember(conn, envelope.key, requested_active(envelope.payload))
+        return self._enqueue(conn, PROVISIONING, envelope, "a new user")
+
+    def user_updated(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
+        payload = dict(envelope.payload)
+        payload.setdefault("previous_requested_active", self._requested(conn, envelope.key))
+        self._remember(conn, envelope.key, requested_active(payload))
+        choice = choose(envelope.type, payload, self._by_name)
+        return self._enqueue(conn, choice.definition, envelope, choice.cause)
+
+    def user_deleted(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
+        """A deletion cancels provisioning still under way; otherwise it deprovisions, in line."""
+        user_id = envelope.key
+        conn.execute("DELETE FROM known_users WHERE user_id = ?", (user_id,))
+        now, out = self.now(), []
+        cancelled = False
+        for saga in self._sagas_of(conn, user_id, statuses=(QUEUED, *OPEN)):
+            if saga.status == QUEUED:
+                cancel(self._by_name[saga.definition], saga, "the user was deleted", now)
+                self._save(conn, saga)
+            elif saga.definition in STARTS_SERVICES:
+                out += self._outgoing(saga, envelope,
+                                      cancel(self._by_name[saga.definition], saga, "deleted while "
+                                             "provisioning", now))
+                self._save(conn, saga)
+                cancelled = True
+        if cancelled:
+            return out
+        return out + self._enqueue(conn, DEPROVISIONING, envelope, "a deleted user")
+
+    # --- what moves sagas ----------------------------------------------------------------------
+
+    def service_replied(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
         if "phase" not in envelope.payload:
             return ()
         saga = self._load(conn, envelope.payload.get("saga_id"))
         if saga is None:
             return ()
-        definition = self._definition(saga)
-        sends = advance(definition, saga, envelope, self.clock())
-        self._save(conn, saga)
-        return self._outgoing(saga, envelope, sends)
+        sends = on_reply(self._by_name[saga.definition], saga, envelope.type, envelope.payload, self.now())
+        return self._moved(conn, saga, envelope, sends)
 
-    def conclude(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
+    def identity_answered(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
         saga = self._load(conn, envelope.payload.get("saga_id"))
-        if saga is not None:
-            finish(saga, envelope, self.clock())
-            self._save(conn, saga)
-        return ()
+        if saga is None:
+            return ()
+        now = self.now()
+        on_identity(saga, envelope.type, now)
+        if envelope.payload.get("deleted") or envelope.payload.get("found") is False:
+            for waiting in self._sagas_of(conn, saga.user_id, statuses=(QUEUED,)):  # the user is gone
+                cancel(self._by_name[waiting.definition], waiting, "the user no longer exists", now)
+                self._save(conn, waiting)
+        return self._moved(conn, saga, envelope, [])
+
+    def tick(self, conn: sqlite3.Connection) -> list[Outgoing]:
+        """Handle every saga whose deadline has passed; call inside a transaction."""
+        now = self.now()
+        rows = conn.execute("SELECT state FROM sagas WHERE wake_at IS NOT NULL AND wake_at <= ? "
+                            "ORDER BY wake_at LIMIT 500", (now.epoch,)).fetchall()
+        out: list[Outgoing] = []
+        for (state,) in rows:
+            saga = Saga.from_dict(json.loads(state))
+            sends = on_timer(self._by_name[saga.definition], saga, now)
+            out += self._moved(conn, saga, None, sends)
+        return out
+
+    # --- observation -----------------------------------------------------------------------------
 
     def describe(self, conn: sqlite3.Connection) -> dict[str, Any]:
         return {"sagas": dict(conn.execute("SELECT status, count(*) FROM sagas GROUP BY status"))}
 
     def state_of(self, conn: sqlite3.Connection, user_id: str) -> dict[str, Any] | None:
-        rows = conn.execute("SELECT state FROM sagas WHERE user_id = ? ORDER BY started_at, id",
-                            (user_id,)).fetchall()
-        return {"sagas": [json.loads(r[0]) for r in rows]} if rows else None
+        sagas = self._sagas_of(conn, user_id)
+        return {"sagas": [s.to_dict() for s in sagas]} if sagas else None
 
     def recent(self, conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
         """The latest sagas, newest first, with their history (for the dashboard)."""
         rows = conn.execute("SELECT state, started_at, updated_at FROM sagas "
-                            "ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+                            "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [{**json.loads(state), "started_at": started, "updated_at": updated}
                 for state, started, updated in rows]
 
-    def _definition(self, saga: Saga) -> SagaDefinition:
-        return next(d for d in self.definitions if d.name == saga.definition)
+    # --- persistence -----------------------------------------------------------------------------
+
+    def _enqueue(self, conn: sqlite3.Connection, definition: SagaDefinition, trigger: Envelope,
+                 cause: str) -> list[Outgoing]:
+        definition = self._by_name[definition.name]  # as configured: with this deployment's patience
+        now = self.now()
+        saga = new_saga(definition, f"{definition.name}-{trigger.id}", trigger.key,
+                        dict(trigger.payload.get("user") or {}), trigger.correlation_id, now, cause)
+        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM sagas").fetchone()[0]
+        conn.execute(
+            "INSERT INTO sagas (id, seq, definition, user_id, status, wake_at, state, started_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            (saga.id, seq, saga.definition, saga.user_id, saga.status, json.dumps(saga.to_dict()),
+             now.text, now.text),
+        )
+        if self._sagas_of(conn, trigger.key, statuses=OPEN):
+            saga.note(now, "waits for the user's running saga")
+            self._save(conn, saga)
+            return []
+        return self._moved(conn, saga, trigger, start(definition, saga, now))
+
+    def _moved(self, conn: sqlite3.Connection, saga: Saga, cause: Envelope | None,
+               sends: list[Send]) -> list[Outgoing]:
+        self._save(conn, saga)
+        out = self._outgoing(saga, cause, sends)
+        if saga.status in FINAL:
+            out += self._start_next(conn, saga.user_id, cause)
+        return out
+
+    def _start_next(self, conn: sqlite3.Connection, user_id: str, cause: Envelope | None) -> list[Outgoing]:
+        if self._sagas_of(conn, user_id, statuses=OPEN):
+            return []
+        queued = self._sagas_of(conn, user_id, statuses=(QUEUED,))
+        if not queued:
+            return []
+        saga = queued[0]
+        sends = start(self._by_name[saga.definition], saga, self.now())
+        return self._moved(conn, saga, cause, sends)
+
+    def _outgoing(self, saga: Saga, cause: Envelope | None, sends: list[Send]) -> list[Outgoing]:
+        at = self.clock()
+        out = []
+        for send in sends:
+            if cause is not None:
+                envelope = cause.caused(send.type, send.payload, key=saga.user_id, at=at, id=self.ids())
+            else:
+                envelope = Envelope(self.ids(), send.type, saga.user_id, saga.correlation_id, saga.id, at,
+                                    send.payload)
+            out.append(Outgoing(send.topic, envelope))
+        return out
+
+    def _save(self, conn: sqlite3.Connection, saga: Saga) -> None:
+        conn.execute("UPDATE sagas SET status = ?, wake_at = ?, state = ?, updated_at = ? WHERE id = ?",
+                     (saga.status, saga.wake_at, json.dumps(saga.to_dict()), self.clock(), saga.id))
 
     def _load(self, conn: sqlite3.Connection, saga_id: Any) -> Saga | None:
         row = conn.execute("SELECT state FROM sagas WHERE id = ?", (saga_id,)).fetchone()
-        return Saga(**json.loads(row[0])) if row else None
+        return Saga.from_dict(json.loads(row[0])) if row else None
 
-    def _save(self, conn: sqlite3.Connection, saga: Saga) -> None:
-        conn.execute("UPDATE sagas SET status = ?, state = ?, updated_at = ? WHERE id = ?",
-                     (saga.status, json.dumps(asdict(saga)), self.clock(), saga.id))
+    def _sagas_of(self, conn: sqlite3.Connection, user_id: str,
+                  statuses: Sequence[str] | None = None) -> list[Saga]:
+        query, params = "SELECT state FROM sagas WHERE user_id = ?", [user_id]
+        if statuses is not None:
+            query += f" AND status IN ({','.join('?' * len(statuses))})"
+            params += list(statuses)
+        rows = conn.execute(query + " ORDER BY seq", params).fetchall()
+        return [Saga.from_dict(json.loads(r[0])) for r in rows]
 
-    def _outgoing(self, saga: Saga, cause: Envelope, sends: list[Send]) -> list[Outgoing]:
-        at = self.clock()
-        return [Outgoing(s.topic, cause.caused(s.type, s.payload, key=saga.user_id, at=at)) for s in sends]
+    def _remember(self, conn: sqlite3.Connection, user_id: str, active: bool) -> None:
+        conn.execute("INSERT OR REPLACE INTO known_users (user_id, requested_active) VALUES (?, ?)",
+                     (user_id, int(active)))
+
+    def _requested(self, conn: sqlite3.Connection, user_id: str) -> bool:
+        row = conn.execute("SELECT requested_active FROM known_users WHERE user_id = ?",
+                           (user_id,)).fetchone()
+        return bool(row[0]) if row else True
+
+
+class SagaHost(ServiceHost):
+    """The coordinator's actor: a service host with a timer thread and a view of recent sagas."""
+
+    service: SagaCoordinator
+
+    def __init__(self, service: SagaCoordinator, settings: Settings, publish: outbox.Publish | None) -> None:
+        super().__init__(service, settings, publish)
+        self._stopped = threading.Event()
+        self._timer = threading.Thread(target=self._run_timer, name="saga-timer", daemon=True)
+        self._timer.start()
+
+    def recent_sagas(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.lock:
+            return self.service.recent(self.conn, max(1, min(limit, 500)))
+
+    def tick(self) -> int:
+        """Handle the sagas whose deadlines passed; returns how many messages that sent."""
+        with self.lock, transaction(self.conn):
+            messages = self.service.tick(self.conn)
+            outbox.add(self.conn, messages)
+        if messages:
+            self.notify_relay()
+        return len(messages)
+
+    def _run_timer(self) -> None:
+        while not self._stopped.wait(self.settings.saga.tick_interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("saga timer tick failed; trying again")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        super().stop()

@@ -69,6 +69,8 @@ class Service:
 
     name: ClassVar[str]
     tables: ClassVar[str] = ""
+    choreographed: ClassVar[bool] = False
+    """Whether, in choreography, the service runs its saga steps itself on identity's events."""
 
     def __init__(self, settings: Settings, clock: Clock = utc_now, ids: IdGenerator = new_uuid) -> None:
         self.settings = settings

@@ -10,6 +10,7 @@ import pytest
 import ray
 
 from scimsaga.cluster import Attached, Cluster
+from scimsaga.scim.errors import NotFound
 from scimsaga.scim.resource import StoredResource, parse_resource
 from scimsaga.scim.schema import ENTERPRISE_USER_URN, USER, USER_SCHEMA_URN
 from scimsaga.settings import Settings
@@ -33,7 +34,10 @@ class Deployment:
         return self.identity.create_user(parse_resource(USER, body), f"test-{user_name}")
 
     def user_or_none(self, user_id: str) -> StoredResource | None:
-        return self.call("identity", "state_of", user_id) and self.identity.get_user(user_id)
+        try:
+            return self.identity.get_user(user_id)
+        except NotFound:
+            return None
 
     def is_active(self, user_id: str) -> bool:
         user = self.user_or_none(user_id)

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from scimsaga.actors.topology import TOPOLOGY, ServiceSpec
+from scimsaga.actors.topology import ServiceSpec
 from scimsaga.bus.consumer import DeliveryReport
 from scimsaga.bus.envelope import Envelope, new_message
 from scimsaga.cluster import LocalCluster
-from scimsaga.settings import BusSettings, Settings
+from scimsaga.settings import BusSettings, SagaSettings, Settings
 
 NOW = "2026-01-31T09:30:00.000Z"
 
 FAST_BUS = BusSettings(retry_base=0.01, retry_cap=0.05, unavailable_cap=0.02, idle_poll=0.01)
+FAST_SAGAS = SagaSettings(step_timeout=0.2, max_step_timeout=0.5, give_up_after=5.0, tick_interval=0.02)
 
 
 @pytest.fixture
@@ -84,9 +85,9 @@ def local_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
     ``topology`` given. Every cluster started is stopped at the end of the test."""
     started: list[LocalCluster] = []
 
-    def start(topology: Sequence[ServiceSpec] = TOPOLOGY, **overrides: Any) -> LocalCluster:
+    def start(topology: Sequence[ServiceSpec] | None = None, **overrides: Any) -> LocalCluster:
         values: dict[str, Any] = {"data_dir": tmp_path / f"cluster{len(started)}", "bus": FAST_BUS,
-                                  **overrides}
+                                  "saga": FAST_SAGAS, **overrides}
         cluster = LocalCluster(Settings(**values), topology)
         started.append(cluster)
         cluster.start()
