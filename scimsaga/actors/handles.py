@@ -14,6 +14,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from ..scim.errors import ScimError, ServiceUnavailable
 from ..scim.listing import ListQuery, Page
+from ..scim.patch_request import PatchRequest
 from ..scim.resource import StoredResource
 
 
@@ -41,6 +42,32 @@ class RayIdentity:
             raise ServiceUnavailable("the identity service did not answer in time; retry later") from None
         except RayActorError:
             raise ServiceUnavailable("the identity service is restarting; retry in a moment") from None
+
+    def create(self, kind: str, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
+        resource: StoredResource = self._call("create", kind, attributes, correlation_id)
+        return resource
+
+    def get(self, kind: str, resource_id: str) -> StoredResource:
+        resource: StoredResource = self._call("get", kind, resource_id)
+        return resource
+
+    def query(self, kind: str, query: ListQuery) -> Page:
+        page: Page = self._call("query", kind, query)
+        return page
+
+    def replace(self, kind: str, resource_id: str, attributes: dict[str, Any], correlation_id: str,
+                if_match: str | None = None) -> StoredResource:
+        resource: StoredResource = self._call("replace", kind, resource_id, attributes, correlation_id,
+                                              if_match)
+        return resource
+
+    def delete(self, kind: str, resource_id: str, correlation_id: str, if_match: str | None = None) -> None:
+        self._call("delete", kind, resource_id, correlation_id, if_match)
+
+    def patch(self, kind: str, resource_id: str, request: PatchRequest, correlation_id: str,
+              if_match: str | None = None) -> StoredResource:
+        resource: StoredResource = self._call("patch", kind, resource_id, request, correlation_id, if_match)
+        return resource
 
     def create_user(self, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
         user: StoredResource = self._call("create_user", attributes, correlation_id)

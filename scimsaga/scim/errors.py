@@ -112,6 +112,13 @@ class MethodNotAllowed(ScimError):
     status = 405
 
 
+class Conflict(ScimError):
+    """The request conflicts with another part of it or with the resource's state (409), e.g. a bulk
+    operation whose ``bulkId`` reference cannot be resolved (RFC 7644 §3.7.1)."""
+
+    status = 409
+
+
 class PreconditionFailed(ScimError):
     """``If-Match`` named a version that is no longer current (412)."""
 

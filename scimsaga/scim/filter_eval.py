@@ -51,6 +51,12 @@ def matches(flt: Filter, resource: Mapping[str, Any]) -> bool:
     return _matches(flt, resource, None)
 
 
+def element_matches(flt: Filter, element: Mapping[str, Any]) -> bool:
+    """Whether one value of a multi-valued complex attribute satisfies the filter inside a value path
+    (``emails[type eq "work"]``, RFC 7644 §3.5.2): the paths in ``flt`` name its sub-attributes."""
+    return _matches(flt, {}, element)
+
+
 def _matches(node: Filter, resource: Mapping[str, Any], element: Mapping[str, Any] | None) -> bool:
     if isinstance(node, And):
         return _matches(node.left, resource, element) and _matches(node.right, resource, element)

@@ -78,6 +78,17 @@ class SqlLayout:
     folded_columns: Mapping[str, str] = field(default_factory=dict)
     value_indexes: Mapping[str, MultiValueIndex] = field(default_factory=dict)
     fold_function: str = "scim_fold"
+    computed_values: Mapping[str, str] = field(default_factory=dict)
+    """Lower-cased name of a multi-valued attribute kept outside the JSON column (a user's ``groups``)
+    to an SQL expression giving its values as a JSON array for the current row."""
+
+    def values_source(self, path: AttrPath) -> str:
+        """The ``json_each`` arguments that list the values of ``path``'s multi-valued attribute."""
+        computed = None if path.in_extension else self.computed_values.get(path.attribute.name.lower())
+        if computed is not None:
+            return computed
+        whole = AttrPath(path.schema_urn, path.attribute, None, path.in_extension)
+        return f"{self.json_column}, {_json_path(whole)}"
 
 
 def scim_fold(value: SqlValue) -> SqlValue:
@@ -164,8 +175,7 @@ class _Translator:
 
     def _exists(self, path: AttrPath, alias: str, condition: str) -> str:
         """Some value of the multi-valued attribute of ``path`` satisfies ``condition``."""
-        source = _json_path(AttrPath(path.schema_urn, path.attribute, None, path.in_extension))
-        return (f"EXISTS (SELECT 1 FROM json_each({self._layout.json_column}, {source}) AS {alias} "
+        return (f"EXISTS (SELECT 1 FROM json_each({self._layout.values_source(path)}) AS {alias} "
                 f"WHERE {condition})")
 
     # -- value filters
@@ -377,3 +387,57 @@ def _datetime_key_sql(subject: str) -> str:
     )
     key = "strftime('%Y-%m-%dT%H:%M:%S', substr(v, 1, 19) || z) || '.' || substr(d || '000000', 1, 6)"
     return f"(SELECT CASE WHEN {valid} THEN {key} END FROM ({parts}))"
+
+
+# --- sorting (RFC 7644 §3.4.2.3, with the meaning of ``sort.sort_value``) --------------------------
+
+
+def order_by(path: AttrPath, layout: SqlLayout, descending: bool) -> str:
+    """``ORDER BY`` terms sorting by ``path``: unassigned last ascending, first descending.
+
+    The caller appends its stable tie-break. ``path`` comes from ``sort.resolve_sort``.
+    """
+    key = sort_key_sql(path, layout)
+    if descending:
+        return f"({key}) IS NULL DESC, ({key}) DESC"
+    return f"({key}) IS NULL, ({key})"
+
+
+def sort_key_sql(path: AttrPath, layout: SqlLayout) -> str:
+    """SQL giving ``sort.sort_value`` of the current row: NULL when the resource has no such value."""
+    if path.attribute.multi_valued:
+        alias = "sort_each"
+        if path.sub_attribute is None:
+            subject = _Subject(f"CASE WHEN {alias}.type NOT IN ('object', 'array') THEN {alias}.value END",
+                               f"{alias}.type")
+        else:
+            subject = _element_value(alias, path.sub_attribute)
+        primary = f"CASE WHEN {alias}.type = 'object' THEN json_type({alias}.value, '$.primary') END"
+        return (f"(SELECT {_typed_key(path, subject, layout)} FROM json_each({layout.values_source(path)}) "
+                f"AS {alias} ORDER BY coalesce({primary} = 'true', 0) DESC, {alias}.key LIMIT 1)")
+    expression = layout.expressions.get(path.key)
+    if expression is not None:
+        return _typed_key(path, _Subject(expression), layout)
+    json_path = _json_path(path)
+    subject = _Subject(f"json_extract({layout.json_column}, {json_path})",
+                       f"json_type({layout.json_column}, {json_path})")
+    return _typed_key(path, subject, layout)
+
+
+def _typed_key(path: AttrPath, subject: _Subject, layout: SqlLayout) -> str:
+    definition = path.definition
+    kind = definition.type
+    json_types: tuple[str, ...]
+    if kind == AttributeType.DATETIME:
+        return _datetime_key_sql(subject.value)
+    if kind in STRING_TYPES:
+        json_types, value = _TEXT, subject.value
+        if not definition.case_exact:
+            value = f"{layout.fold_function}({subject.value})"
+    elif kind == AttributeType.BOOLEAN:
+        json_types, value = _BOOLEAN, subject.value
+    else:
+        json_types, value = _NUMBER, subject.value
+    if subject.json_type is None:
+        return value
+    return f"CASE WHEN {subject.has_type(*json_types)} THEN {value} END"

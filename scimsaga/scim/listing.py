@@ -10,10 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidValue
+from .errors import InvalidSyntax, InvalidValue
+from .projection import Selection, parse_selection
 from .resource import StoredResource
 
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 DEFAULT_COUNT = 100
 MAX_RESULTS = 1000
 
@@ -74,6 +76,44 @@ def parse_list_query(params: Mapping[str, str | Sequence[str]], max_results: int
         sort_by=lowered.get("sortby") or None,
         sort_order=sort_order,
     )
+
+
+def selection_parameters(params: Mapping[str, str | Sequence[str]]) -> Selection:
+    """``attributes`` / ``excludedAttributes`` of a GET (RFC 7644 §3.4.2.5, §3.9)."""
+    lowered = _single_values(params)
+    return parse_selection(lowered.get("attributes"), lowered.get("excludedattributes"))
+
+
+_SEARCH_FIELDS = {"schemas", "filter", "startindex", "count", "sortby", "sortorder", "attributes",
+                  "excludedattributes"}
+
+
+def parse_search_request(body: object, max_results: int = MAX_RESULTS) -> tuple[ListQuery, Selection]:
+    """A ``POST .search`` body (RFC 7644 §3.4.3): the SearchRequest message, names in any letter case."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax("a search request must be a JSON object (a SearchRequest message)")
+    lowered = {str(key).lower(): value for key, value in body.items()}
+    unknown = sorted(str(key) for key in body if str(key).lower() not in _SEARCH_FIELDS)
+    if unknown:
+        raise InvalidSyntax(f"unknown field(s) {', '.join(unknown)} in the search request")
+    schemas = lowered.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas):
+        raise InvalidValue(f"'schemas' of a search request must be [\"{SEARCH_REQUEST_SCHEMA}\"]")
+    params: dict[str, str] = {}
+    for name in ("filter", "sortby", "sortorder"):
+        value = lowered.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidValue(f"'{name}' must be a string")
+        if value is not None:
+            params[name] = value
+    for name in ("startindex", "count"):
+        value = lowered.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidValue(f"'{name}' must be an integer")
+        if value is not None:
+            params[name] = str(value)
+    query = parse_list_query(params, max_results)
+    return query, parse_selection(lowered.get("attributes"), lowered.get("excludedattributes"))
 
 
 def list_response(total: int, start_index: int, resources: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ saga.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
 
@@ -52,9 +52,22 @@ class Uniqueness(str, Enum):
     GLOBAL = "global"
 
 
+class _CachedHash:
+    """Frozen definitions are dictionary keys on every request: hash the tree once, not each time."""
+
+    def __hash__(self) -> int:
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
+            self.__dict__["_hash"] = cached
+        return cached
+
+
 @dataclass(frozen=True)
-class Attribute:
+class Attribute(_CachedHash):
     """One attribute definition with the characteristics of RFC 7643 §2.2."""
+
+    __hash__ = _CachedHash.__hash__
 
     name: str
     type: AttributeType = AttributeType.STRING
@@ -102,8 +115,10 @@ class Attribute:
 
 
 @dataclass(frozen=True)
-class Schema:
+class Schema(_CachedHash):
     """A schema (RFC 7643 §7): its URN id and attributes."""
+
+    __hash__ = _CachedHash.__hash__
 
     id: str
     name: str
@@ -128,8 +143,10 @@ class SchemaExtension:
 
 
 @dataclass(frozen=True)
-class ResourceType:
+class ResourceType(_CachedHash):
     """A resource type (RFC 7643 §6): endpoint, core schema and extensions."""
+
+    __hash__ = _CachedHash.__hash__
 
     id: str
     name: str
@@ -141,6 +158,11 @@ class ResourceType:
     @cached_property
     def extensions_by_urn(self) -> dict[str, Schema]:
         return {ext.schema.id.lower(): ext.schema for ext in self.extensions}
+
+    @cached_property
+    def urn_names(self) -> dict[str, str]:
+        """Lower-cased URN to canonical URN, for every schema a resource of this type may list."""
+        return {schema.id.lower(): schema.id for schema in self.schemas()}
 
     @cached_property
     def schema_urns(self) -> frozenset[str]:

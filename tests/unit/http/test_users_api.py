@@ -53,6 +53,26 @@ class ExplodingIdentity:
     def delete_user(self, user_id: str, correlation_id: str) -> None:
         raise RuntimeError("boom secret")
 
+    def create(self, kind: str, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
+        raise RuntimeError("boom secret")
+
+    def get(self, kind: str, resource_id: str) -> StoredResource:
+        raise RuntimeError("boom secret")
+
+    def query(self, kind: str, query: ListQuery) -> Page:
+        raise RuntimeError("boom secret")
+
+    def replace(self, kind: str, resource_id: str, attributes: dict[str, Any], correlation_id: str,
+                if_match: str | None = None) -> StoredResource:
+        raise RuntimeError("boom secret")
+
+    def delete(self, kind: str, resource_id: str, correlation_id: str, if_match: str | None = None) -> None:
+        raise RuntimeError("boom secret")
+
+    def patch(self, kind: str, resource_id: str, request: Any, correlation_id: str,
+              if_match: str | None = None) -> StoredResource:
+        raise RuntimeError("boom secret")
+
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
@@ -281,13 +301,14 @@ def test_a_repeated_query_parameter_is_400_not_a_crash(client, query):
     assert_scim_error(client.simulate_get(USERS, query_string=query), 400, "invalidValue")
 
 
-@pytest.mark.parametrize("path", ["/nope", "/scim/v2/Groups", f"{USERS}/u1/extra", "/scim/v2"])
+@pytest.mark.parametrize("path", ["/nope", "/scim/v2/Gruops", f"{USERS}/u1/extra", "/scim/v2"])
 def test_an_unknown_route_is_a_scim_404(client, path):
     assert_scim_error(client.simulate_get(path), 404)
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("PATCH", USERS), ("PUT", USERS), ("DELETE", USERS), ("PUT", f"{USERS}/u1"), ("PATCH", f"{USERS}/u1"),
+    ("PATCH", USERS), ("PUT", USERS), ("DELETE", USERS), ("POST", "/scim/v2/ServiceProviderConfig"),
+    ("PATCH", "/scim/v2/Bulk"),
     ("POST", f"{USERS}/u1"),
 ])
 def test_an_unsupported_method_is_a_scim_405(client, method, path):
@@ -328,7 +349,8 @@ def test_a_refused_request_changes_nothing(client, identity, health):
         client.simulate_post(USERS, json=new_user("BJENSEN")),
         client.simulate_post(USERS, json=new_user("other", active="yes")),
         client.simulate_post(USERS, json=new_user("other", favouriteColour="blue")),
-        client.simulate_post(USERS, json={"schemas": [USER_SCHEMA_URN, "urn:x"], "userName": "other"}),
+        client.simulate_post(USERS, json={"schemas": [USER_SCHEMA_URN, "urn:x"], "userName": "other",
+                                          "urn:x": {"colour": "blue"}}),
         client.simulate_post(USERS, json=new_user("other", **{ENTERPRISE_USER_URN: "CC-4130"})),
         client.simulate_post(USERS, body="{", headers={"Content-Type": SCIM_JSON}),
         client.simulate_post(USERS, json=new_user("other"), headers={"Authorization": "Bearer wrong"}),

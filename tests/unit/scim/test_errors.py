@@ -23,6 +23,7 @@ WITHOUT_SCIM_TYPE = [
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.MethodNotAllowed, 405),
+    (errors.Conflict, 409),
     (errors.PreconditionFailed, 412),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
