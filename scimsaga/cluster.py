@@ -25,7 +25,7 @@ import ray
 
 from .actors.handles import RayIdentity
 from .actors.runtime import start_broker, start_service
-from .actors.topology import TOPOLOGY, ServiceSpec, subscriptions
+from .actors.topology import ServiceSpec, subscriptions, topology_for
 from .bus.broker import Broker
 from .bus.local import InProcessPublisher, InProcessTransport, Serialized
 from .bus.ray_transport import BROKER_NAME
@@ -110,15 +110,17 @@ class Cluster:
     settings: Settings
     address: str | None = None
     num_cpus: int | None = None
-    topology: Sequence[ServiceSpec] = TOPOLOGY
+    topology: Sequence[ServiceSpec] | None = None
 
     def __post_init__(self) -> None:
+        if self.topology is None:
+            self.topology = topology_for(self.settings.mode)
         self._handles: dict[str, Any] = {}
         self._started_ray = False
 
     @property
     def names(self) -> list[str]:
-        return [BROKER_NAME, *(spec.name for spec in self.topology)]
+        return [BROKER_NAME, *(spec.name for spec in self.topology or ())]
 
     def start(self) -> None:
         """Start or join Ray and create every actor; returns before they are ready."""
@@ -129,8 +131,9 @@ class Cluster:
                 f"a scimsaga deployment already runs in Ray namespace '{self.settings.namespace}' "
                 f"({', '.join(taken)}); stop it first or pick another --namespace"
             )
-        self._handles[BROKER_NAME] = start_broker(self.settings, subscriptions(self.topology))
-        for spec in self.topology:
+        topology = self.topology or ()
+        self._handles[BROKER_NAME] = start_broker(self.settings, subscriptions(topology))
+        for spec in topology:
             self._handles[spec.name] = start_service(spec, self.settings)
 
     @property
@@ -174,6 +177,7 @@ class Cluster:
         path = self.settings.data_dir / RUNFILE
         path.write_text(json.dumps({
             "address": self.ray_address, "namespace": self.settings.namespace, "url": url,
+            "mode": self.settings.mode, "actors": self.names,
             "pid": os.getpid(),
         }))
         return path
@@ -207,8 +211,9 @@ class LocalCluster:
     Each host is wrapped so that calls reach it one at a time, as they would reach an actor.
     """
 
-    def __init__(self, settings: Settings, topology: Sequence[ServiceSpec] = TOPOLOGY) -> None:
+    def __init__(self, settings: Settings, topology: Sequence[ServiceSpec] | None = None) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        topology = topology if topology is not None else topology_for(settings.mode)
         self.settings = settings
         self.publisher = InProcessPublisher()
         self.hosts: dict[str, Any] = {
@@ -262,7 +267,9 @@ class Attached:
         refs = [self.handle(n).status.remote() for n in service_names]
         services = ray.get(refs, timeout=timeout)
         subscriptions = ray.get(self.handle(BROKER_NAME).status.remote(), timeout=timeout)
-        sagas: dict[str, int] = next((s.get("sagas", {}) for s in services if s["name"] == "saga"), {})
+        # the coordinator's sagas; in choreography identity keeps the outcome of each instead
+        owner = "saga" if "saga" in service_names else "identity"
+        sagas: dict[str, int] = next((s.get("sagas", {}) for s in services if s["name"] == owner), {})
         return {"services": services, "subscriptions": subscriptions, "sagas": sagas}
 
     def recent_sagas(self, limit: int = 20, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -278,9 +285,37 @@ class Attached:
         faults: dict[str, Any] = ray.get(self.handle(name).chaos.remote(**changes), timeout=timeout)
         return faults
 
+    # --- the bus's subscriptions (see bus/broker.py): dead letters, replay, rewind ----------------
 
-def attach(data_dir: Path, address: str | None, namespace: str | None,
-           topology: Sequence[ServiceSpec] = TOPOLOGY) -> Attached:
+    def dead_letters(self, subscription: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """A subscription's dead letters, oldest offset first, each with its last error."""
+        letters: list[dict[str, Any]] = self._bus("dead_letters", subscription, timeout=timeout)
+        return letters
+
+    def replay(self, subscription: str, timeout: float = 30.0) -> int:
+        """Put a subscription's dead letters back in line for delivery; returns how many."""
+        return int(self._bus("replay_dead_letters", subscription, timeout=timeout))
+
+    def rewind(self, subscription: str, *, to_offset: int | None = None, to_time: float | None = None,
+               timeout: float = 30.0) -> dict[str, Any]:
+        """Deliver a subscription's events again from an offset or a time (epoch seconds)."""
+        outcome: dict[str, Any] = self._bus("rewind", subscription, to_offset, to_time, timeout=timeout)
+        return outcome
+
+    def _bus(self, method: str, *args: Any, timeout: float) -> Any:
+        from ray.exceptions import RayTaskError
+
+        from .bus.broker import BusError
+
+        try:
+            return ray.get(getattr(self.handle(BROKER_NAME), method).remote(*args), timeout=timeout)
+        except RayTaskError as exc:
+            if isinstance(exc.cause, BusError):
+                raise ClusterError(str(exc.cause)) from None
+            raise
+
+
+def attach(data_dir: Path, address: str | None, namespace: str | None) -> Attached:
     """Join the Ray cluster of a running deployment: from ``--address`` or the data dir's runfile."""
     runfile = data_dir / RUNFILE
     info: dict[str, Any] = {}
@@ -293,6 +328,8 @@ def attach(data_dir: Path, address: str | None, namespace: str | None,
             f"no running scimsaga found (no {runfile}); start one with `scimsaga up` or pass --address"
         )
     _init_ray(namespace, address, None)
-    attached = Attached(namespace, [BROKER_NAME, *(spec.name for spec in topology)])
+    names = info.get("actors") or [BROKER_NAME, *(spec.name for spec in topology_for(
+        info.get("mode", "orchestration")))]  # the runfile lists every actor, extra sinks included
+    attached = Attached(namespace, list(names))
     attached.handle(BROKER_NAME)
     return attached

@@ -134,6 +134,15 @@ class ScimClient:
         """GET /Users/{id} (RFC 7644 §3.4.1)."""
         return self.http.request("GET", f"{self._base_path}/Users/{quote(user_id, safe='')}")
 
+    def list_users(self, filter: str | None = None, start_index: int = 1, count: int | None = None,
+                   attributes: str | None = None) -> Answer:
+        """GET /Users with a filter, a page and the attributes to return (RFC 7644 §3.4.2)."""
+        params = {"filter": filter, "startIndex": str(start_index) if start_index != 1 else None,
+                  "count": None if count is None else str(count), "attributes": attributes}
+        query = "&".join(f"{name}={quote(value, safe='')}" for name, value in params.items()
+                         if value is not None)
+        return self.http.request("GET", f"{self._base_path}/Users" + (f"?{query}" if query else ""))
+
     def healthy(self) -> bool:
         try:
             return self.http.request("GET", "/healthz").status == 200

@@ -29,18 +29,38 @@ def new_uuid() -> str:
 
 @dataclass(frozen=True)
 class BusSettings:
-    """How the broker delivers: batch size, retries with backoff, dead letters, timeouts."""
+    """How the broker delivers: batch size, retries with backoff, dead letters, timeouts, retention.
 
-    batch_size: int = 256
+    ``batch_size`` bounds what a subscriber holds at once; a Ray call costs about a millisecond of
+    CPU on either side, so large batches are what makes a busy bus fast (bench/bus.py). ``retention``
+    is how long (seconds) an event stays in the log after it was published, once no subscription
+    needs it any more; the broker looks for such events every ``compact_interval``.
+    """
+
+    batch_size: int = 1024
     max_attempts: int = 8
     retry_base: float = 0.1
     retry_cap: float = 10.0
     unavailable_cap: float = 2.0
     delivery_timeout: float = 30.0
     idle_poll: float = 1.0
+    retention: float = 7 * 24 * 3600.0
+    compact_interval: float = 60.0
+
+
+@dataclass(frozen=True)
+class SagaSettings:
+    """How patient saga steps are: wait ``step_timeout`` for a reply, ask again with doubling waits up
+    to ``max_step_timeout``, and count a step failed for good after ``give_up_after`` seconds."""
+
+    step_timeout: float = 5.0
+    max_step_timeout: float = 30.0
+    give_up_after: float = 600.0
+    tick_interval: float = 0.25
 
 
 OnFailure = Literal["delete", "deactivate"]
+Mode = Literal["orchestration", "choreography"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +69,12 @@ class Settings:
 
     data_dir: Path
     namespace: str = "scimsaga"
+    mode: Mode = "orchestration"
     cost_center_pattern: str = r"CC-\d{4}"
     on_failure: OnFailure = "delete"
     default_entitlements: tuple[str, ...] = ("wiki:read", "chat:member")
     bus: BusSettings = field(default_factory=BusSettings)
+    saga: SagaSettings = field(default_factory=SagaSettings)
 
     def __post_init__(self) -> None:
         re.compile(self.cost_center_pattern)

