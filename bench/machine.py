@@ -1,40 +1,8 @@
-"""The machine a benchmark ran on, written next to every figure."""
+"""The machine a benchmark ran on, written next to every figure (kept in the package, so that
+``scimsaga bench`` describes it the same way)."""
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-from datetime import datetime, timezone
-from importlib import metadata
-from typing import Any
+from scimsaga.bench_machine import PACKAGES, describe, load_average
 
-
-def describe() -> dict[str, Any]:
-    memory = None
-    try:
-        with open("/proc/meminfo") as meminfo:
-            memory = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1]) * 1024
-    except (OSError, StopIteration):
-        pass
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {}
-    for package in ("scimsaga", "ray", "falcon", "waitress", "pydantic"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_bytes": memory,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-    }
+__all__ = ["PACKAGES", "describe", "load_average"]
