@@ -31,7 +31,6 @@ the figures. It costs a few dictionary operations per acknowledgement and no I/O
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sqlite3
@@ -46,6 +45,7 @@ from typing import Any, Protocol
 
 from ..settings import BusSettings
 from ..storage import open_database, transaction
+from . import codec
 from .consumer import Delivered, DeliveryReport, SubscriberUnavailable
 from .outbox import Record
 
@@ -142,7 +142,7 @@ def occurred_at(body: str) -> float:
         start = at + 15
         text = body[start:body.index('"', start)]
     else:
-        text = str(json.loads(body)["occurred_at"])
+        text = str(codec.loads(body)["occurred_at"])
     if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat does not take the Z
         text = text[:-1] + "+00:00"
     return datetime.fromisoformat(text).timestamp()
@@ -350,7 +350,7 @@ class Broker:
         rows = []
         topics = set()
         for topic, body in records:
-            envelope = json.loads(body)
+            envelope = codec.loads(body)
             rows.append((envelope["id"], topic, envelope["key"], envelope["type"], body, now))
             topics.add(topic)
         with self._lock, self._write_lock, transaction(self._conn):

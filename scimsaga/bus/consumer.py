@@ -58,6 +58,8 @@ class DeliveryReport:
     acked: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     skipped: list[int] = field(default_factory=list)
+    caused: int = 0
+    """Messages the batch put in the subscriber's outbox: its relay has work only when this is not 0."""
 
 
 def install(conn: sqlite3.Connection) -> None:
@@ -108,6 +110,7 @@ def process_batch(conn: sqlite3.Connection, batch: Sequence[Delivered], handle: 
                              [(event_id, now) for event_id in outcome.handled])
             if outcome.caused:
                 outbox.add(conn, outcome.caused)
+                outcome.report.caused = len(outcome.caused)
             bump(conn, "processed", len(outcome.handled))
         if outcome.duplicates:
             bump(conn, "duplicates", outcome.duplicates)

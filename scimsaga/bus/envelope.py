@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from . import codec
 
 SCHEMA_VERSION = 1
 
@@ -35,11 +36,11 @@ class Envelope:
 
     def to_json(self) -> str:
         # The fields by hand: ``asdict`` deep-copies the payload first, which costs more than the dump.
-        return json.dumps({
+        return codec.dumps_sorted({
             "id": self.id, "type": self.type, "key": self.key, "correlation_id": self.correlation_id,
             "causation_id": self.causation_id, "occurred_at": self.occurred_at, "payload": self.payload,
             "version": self.version,
-        }, separators=(",", ":"), sort_keys=True)
+        })
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Envelope:
@@ -60,7 +61,7 @@ class Envelope:
 
     @classmethod
     def from_json(cls, text: str) -> Envelope:
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(codec.loads(text))
 
     def caused(self, type: str, payload: dict[str, Any], *, key: str | None = None,
                at: str, id: str | None = None) -> Envelope:

@@ -101,6 +101,16 @@ def test_an_event_id_seen_before_is_acked_without_handling_it_again(service_db, 
     assert outbox_causes(service_db) == ["e1", "e2"]
 
 
+def test_the_report_counts_the_messages_the_batch_put_in_the_outbox(service_db, batch):
+    process_batch(service_db, batch(message("e1", "a")), RecordingHandler())
+
+    again = process_batch(service_db, batch(message("e1", "a")), RecordingHandler())
+    fresh = process_batch(service_db, batch(message("e2", "a"), message("e3", "b")), RecordingHandler())
+
+    assert (again.acked, again.caused) == ([2], 0)  # the host leaves its relay asleep
+    assert fresh.caused == 2
+
+
 def test_a_duplicate_inside_one_batch_is_found_in_the_inbox_of_the_same_transaction(service_db, batch):
     handler = RecordingHandler()
 
