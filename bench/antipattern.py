@@ -25,7 +25,7 @@ from scimsaga.actors.runtime import ACTOR_OPTIONS
 from scimsaga.actors.topology import TOPOLOGY
 from scimsaga.bus.consumer import DeliveryReport
 from scimsaga.bus.envelope import new_message
-from scimsaga.bus.packing import PackedBatch
+from scimsaga.bus.packing import pack_deliveries
 from scimsaga.http import errors, media
 from scimsaga.http.middleware import BearerAuth, BodyLimit
 from scimsaga.scim.errors import ServiceUnavailable
@@ -64,8 +64,9 @@ class Users:
         envelope = new_message(type_, key, payload, at=utc_now(), correlation_id=correlation)
         with self._lock:
             offset = next(self._offsets)
-        batch = PackedBatch([(offset, envelope.to_json())])
-        report: DeliveryReport = ray.get(self._handles[service].deliver.remote(batch), timeout=TIMEOUT)
+        batch = pack_deliveries([(offset, envelope.to_json())])
+        report = DeliveryReport.from_wire(
+            ray.get(self._handles[service].deliver_packed.remote(batch), timeout=TIMEOUT))
         if offset not in report.acked:
             raise ServiceUnavailable(f"{service} did not take {type_}: {report.failed.get(offset)}")
 

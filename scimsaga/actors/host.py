@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..bus import consumer, outbox
-from ..bus.consumer import Delivered, DeliveryReport, SubscriberUnavailable
+from ..bus.consumer import Delivered, DeliveryReport, SubscriberUnavailable, WireReport
 from ..bus.envelope import Envelope, Outgoing
 from ..bus.outbox import OutboxRelay, Publish
+from ..bus.packing import unpack_deliveries
 from ..settings import Settings
 from ..storage import open_database, transaction
 from .choreography import Participant
@@ -100,6 +101,10 @@ class ServiceHost:
         if report.caused:  # waking the relay for nothing costs the reply a share of the GIL
             self.notify_relay()
         return report
+
+    def deliver_packed(self, packed: str) -> WireReport:
+        """:meth:`deliver` as the broker calls it over Ray: a packed batch in, builtins out."""
+        return self.deliver(unpack_deliveries(packed)).to_wire()
 
     def _dispatch(self, envelope: Envelope, conn: sqlite3.Connection) -> Sequence[Outgoing]:
         handler = self._handlers.get(envelope.type) or self._handlers.get(ANY_MESSAGE)

@@ -61,6 +61,18 @@ class DeliveryReport:
     caused: int = 0
     """Messages the batch put in the subscriber's outbox: its relay has work only when this is not 0."""
 
+    def to_wire(self) -> WireReport:
+        """The report as builtins, which cross a Ray call for less than a dataclass (packing.py)."""
+        return self.acked, self.failed, self.skipped, self.caused
+
+    @classmethod
+    def from_wire(cls, wire: WireReport) -> DeliveryReport:
+        acked, failed, skipped, caused = wire
+        return cls(list(acked), dict(failed), list(skipped), int(caused))
+
+
+WireReport = tuple[list[int], dict[int, str], list[int], int]
+
 
 def install(conn: sqlite3.Connection) -> None:
     """Create the inbox, the counters and the outbox in a service's database."""

@@ -18,9 +18,9 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from ..settings import Settings
 from .broker import Broker, SubscriptionSpec
-from .consumer import Delivered, DeliveryReport, SubscriberUnavailable
+from .consumer import Delivered, DeliveryReport, SubscriberUnavailable, WireReport
 from .outbox import Record
-from .packing import PackedBatch, PackedRecords
+from .packing import pack_deliveries, pack_records, unpack_records
 
 BROKER_NAME = "broker"
 
@@ -72,8 +72,9 @@ class RayTransport:
         self._handles = _Handles(namespace)
 
     def deliver(self, subscriber: str, batch: Sequence[Delivered], timeout: float) -> DeliveryReport:
-        report: DeliveryReport = call(self._handles, subscriber, "deliver", (PackedBatch(batch),), timeout)
-        return report
+        packed = pack_deliveries(batch)
+        wire: WireReport = call(self._handles, subscriber, "deliver_packed", (packed,), timeout)
+        return DeliveryReport.from_wire(wire)
 
 
 class RayPublisher:
@@ -87,7 +88,7 @@ class RayPublisher:
     def __call__(self, records: Sequence[Record]) -> None:
         if self._handles is None:
             self._handles = _Handles(self._namespace)
-        call(self._handles, BROKER_NAME, "publish", (PackedRecords(records),), self._timeout)
+        call(self._handles, BROKER_NAME, "publish", (pack_records(records),), self._timeout)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_namespace": self._namespace, "_timeout": self._timeout, "_handles": None}
@@ -105,8 +106,9 @@ class BrokerActor:
     def ping(self) -> str:
         return BROKER_NAME
 
-    def publish(self, records: Sequence[Record]) -> int:
-        return self.broker.publish(records)
+    def publish(self, packed: str) -> int:
+        """Records packed by :func:`~scimsaga.bus.packing.pack_records`; how many were new."""
+        return self.broker.publish(unpack_records(packed))
 
     def status(self) -> list[dict[str, Any]]:
         return self.broker.status()
