@@ -196,10 +196,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise UsageError(f"--sinks takes 0 to {MAX_SINKS}, not {args.sinks}")
     topology = with_sinks(topology_for(args.mode), args.sinks)
     cluster = Cluster(settings, address=args.address, topology=topology)
-    app = create_app(cluster.identity(), cluster, HttpSettings(token=token, strict=args.strict),
-                     cluster.operations())
+    http = HttpSettings(token=token, strict=args.strict)
+    app = create_app(cluster.identity(), cluster, http, cluster.operations())
     try:
-        server = bind(app, args.host, args.port)
+        server = bind(app, args.host, args.port, max_body_bytes=http.max_payload_bytes)
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "

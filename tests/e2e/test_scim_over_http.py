@@ -127,6 +127,25 @@ def test_errors_are_scim_errors_and_change_nothing(server, http):
     assert http.get(f"{server.url}/Users", params={"count": 0}).json()["totalResults"] == before
 
 
+def test_a_body_over_the_advertised_maximum_is_refused_chunked_or_not(server, http):
+    """RFC 7644 §3.12 (413, with maxPayloadSize from /ServiceProviderConfig); waitress buffers a
+    chunked body before the app sees it, so it must stop buffering near the limit too."""
+    limit = http.get(f"{server.url}/ServiceProviderConfig").json()["bulk"]["maxPayloadSize"]
+    before = http.get(f"{server.url}/Users", params={"count": 0}).json()["totalResults"]
+    oversize = dict(new_user(), displayName="x" * (limit + 1))
+    text = json.dumps(oversize).encode()
+
+    assert_scim_error(http.post(f"{server.url}/Users", data=text), 413)
+    chunked = http.post(f"{server.url}/Users", data=iter([text[:1000], text[1000:]]))  # no Content-Length
+    assert_scim_error(chunked, 413)
+    past_twice = (b"x" * 65536 for _ in range(2 * limit // 65536 + 2))
+    endless = http.post(f"{server.url}/Users", data=past_twice)
+    # Waitress itself refused it (plain text): it stopped buffering instead of handing the app 1 GiB.
+    assert (endless.status_code, endless.headers["Content-Type"]) == (413, "text/plain; charset=utf-8")
+
+    assert http.get(f"{server.url}/Users", params={"count": 0}).json()["totalResults"] == before
+
+
 def test_status_reports_services_subscriptions_and_sagas(server, http):
     http.post(f"{server.url}/Users", json=new_user())
 
