@@ -46,7 +46,7 @@ from scimsaga.bus.envelope import new_message  # noqa: E402
 from scimsaga.bus.outbox import Record  # noqa: E402
 from scimsaga.bus.ray_transport import RayPublisher  # noqa: E402
 from scimsaga.cluster import Cluster  # noqa: E402
-from scimsaga.settings import BusSettings, Settings  # noqa: E402
+from scimsaga.settings import BusSettings, Settings, utc_now  # noqa: E402
 
 from .machine import describe  # noqa: E402
 
@@ -56,13 +56,13 @@ GOALS = {"throughput_events_per_s": 20_000, "latency_p50_over_bare": 2.0}
 
 
 def records(count: int, first_seq: int = 1) -> list[Record]:
-    """``count`` events spread over KEYS keys, numbered per key from ``first_seq``."""
-    at = "2026-01-01T00:00:00.000Z"
+    """``count`` events spread over KEYS keys, numbered per key from ``first_seq``, each stamped with
+    the time it was made (to the millisecond, as an outbox stamps them)."""
     out = []
     for i in range(count):
         key = f"user-{i % KEYS:03d}"
         seq = first_seq + i // KEYS
-        out.append((TOPIC, new_message(EVENT_TYPE, key, {"seq": seq}, at=at).to_json()))
+        out.append((TOPIC, new_message(EVENT_TYPE, key, {"seq": seq}, at=utc_now()).to_json()))
     return out
 
 

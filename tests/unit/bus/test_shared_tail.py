@@ -1,0 +1,51 @@
+"""The pumps of a topic share the events publish just logged (the broker's tail) instead of each
+reading them back; a pump too far behind for the tail reads the log. Either way a subscriber gets
+every event once, in publication order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.unit.bus.test_broker import event, eventually
+
+SMALL = {"batch_size": 2}
+"""The tail keeps 4 batches and drops its oldest rows past 8: a few dozen events cross both paths."""
+
+
+def test_a_subscriber_down_while_the_tail_moved_on_catches_up_from_the_log(new_broker, transport, fast_bus):
+    broker = new_broker(replace(fast_bus, **SMALL), subscribers=("fast", "late"))
+    transport.down.add("late")
+    ids = [f"e{i:02d}" for i in range(40)]
+
+    for i, event_id in enumerate(ids):
+        broker.publish([event(event_id, f"k{i % 3}")])
+    eventually(lambda: transport.processed_by("fast") == ids)
+    transport.down.discard("late")
+    more = [f"m{i:02d}" for i in range(10)]
+    broker.publish([event(event_id, "k0") for event_id in more])
+
+    eventually(lambda: transport.processed_by("late") == ids + more)
+    eventually(lambda: transport.processed_by("fast") == ids + more)
+
+
+def test_duplicates_among_new_events_are_left_out_of_the_tail(new_broker, transport, fast_bus):
+    broker = new_broker(replace(fast_bus, **SMALL), subscribers=("a", "b"))
+    broker.publish([event("e1", "k"), event("e2", "k")])
+
+    broker.publish([event("e2", "k"), event("e3", "k"), event("e3", "k"), event("e1", "k"), event("e4", "j")])
+
+    for subscriber in ("a", "b"):
+        eventually(lambda s=subscriber: transport.processed_by(s) == ["e1", "e2", "e3", "e4"])
+
+
+def test_a_restarted_broker_delivers_the_old_log_then_what_comes_after(new_broker, transport, fast_bus):
+    settings = replace(fast_bus, **SMALL)
+    first = new_broker(settings, start=False)
+    first.publish([event(f"old{i}", f"k{i % 2}") for i in range(7)])
+    first.stop()
+
+    second = new_broker(settings)
+    second.publish([event(f"new{i}", f"k{i % 2}") for i in range(5)])
+
+    expected = [f"old{i}" for i in range(7)] + [f"new{i}" for i in range(5)]
+    eventually(lambda: transport.processed_by() == expected)
