@@ -31,7 +31,7 @@ requests in flight (``--users`` requests). The goals are ratios of figures of th
 
 from __future__ import annotations
 
-from scimsaga.settings import keep_ray_on_loopback
+from scimsaga.settings import keep_ray_on_loopback, new_token
 
 keep_ray_on_loopback()  # before Ray is imported: every cluster of the suite listens on 127.0.0.1 only
 
@@ -156,7 +156,7 @@ def lookups(tag: str, created: int, count: int) -> Send:
 def http_part(
     kind: str, latency_users: int, users: int, lookups_too: bool, say: Callable[[str], None]
 ) -> dict[str, Any]:
-    token = secrets.token_urlsafe(12)
+    token = new_token()
     out: dict[str, Any] = {"load_average_before": load_average()}
     with baseline_server(kind, token) as url:
         out["latency"] = figures(drive(url, token, latency_users, posts(f"{kind}-lat", latency_users), 1))

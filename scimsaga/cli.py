@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .settings import Settings, is_loopback, keep_ray_on_loopback, use_ray_token_if_present
+from .settings import Settings, is_loopback, keep_ray_on_loopback, new_token, use_ray_token_if_present
 
 EXIT_USAGE = 2
 TOKEN_ENV = "SCIMSAGA_TOKEN"
@@ -174,7 +173,7 @@ def resolve_token(flag: str | None, data_dir: Path) -> str:
     stored = data_dir / TOKEN_FILE
     if stored.exists():
         return stored.read_text().strip()
-    token = secrets.token_urlsafe(24)
+    token = new_token()
     stored.touch(mode=0o600)
     stored.write_text(token)
     return token

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from .demo_client import DeploymentError, HttpOperations, ScimClient
 from .demo_narration import Narrator
+from .settings import new_token
 
 RUNFILE = "cluster.json"
 """The file ``Cluster.write_runfile`` writes (cluster.py is not imported here: it imports Ray)."""
@@ -138,7 +139,7 @@ def start_own(narrator: Narrator, address: str | None = None, namespace: str | N
               extra: Sequence[str] = (), label: str = "a deployment of its own") -> Deployment:
     """Start ``scimsaga up`` in a temporary data directory and wait until it is ready."""
     data_dir = Path(tempfile.mkdtemp(prefix="scimsaga-demo-"))
-    token = secrets.token_urlsafe(18)
+    token = new_token()
     namespace = namespace or f"demo-{secrets.token_hex(4)}"
     command = [sys.executable, "-m", "scimsaga", "up", "--port", "0", "--data-dir", str(data_dir),
                "--namespace", namespace, "--token", token, *extra]

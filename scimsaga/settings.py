@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,15 @@ IdGenerator = Callable[[], str]
 def utc_now() -> str:
     """Now, in UTC with milliseconds, as SCIM timestamps are usually written (RFC 7643 §2.3.5)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_token(size: int = 24) -> str:
+    """A bearer token that never starts with "-", which a command line would read as a flag
+    (``--token -x...``; ``token_urlsafe`` begins with one about once in 64 tokens)."""
+    while True:
+        token = secrets.token_urlsafe(size)
+        if not token.startswith("-"):
+            return token
 
 
 def new_uuid() -> str:
