@@ -54,6 +54,13 @@ class Scenario:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def patch(self, user: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
+        """PATCH as Entra ID sends it (RFC 7644 §3.5.2; capitalised ops, booleans as strings)."""
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+        response = self.http.patch(user["meta"]["location"], json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def get(self, user: dict[str, Any]) -> dict[str, Any] | None:
         response = self.http.get(user["meta"]["location"])
         return response.json() if response.status_code == 200 else None
@@ -186,7 +193,8 @@ def test_an_email_changed_during_pending_and_after_reaches_the_profile(scenario)
     scenario.wait_settled()
     assert scenario.held("profile", user["id"])["emails"] == ["during@example.com"]
 
-    scenario.put(user, emails=[{"value": "after@example.com", "type": "work"}])
+    work_email = 'emails[type eq "work"].value'
+    scenario.patch(user, {"op": "Replace", "path": work_email, "value": "after@example.com"})
 
     scenario.wait_settled()
     assert scenario.held("profile", user["id"])["emails"] == ["after@example.com"]
@@ -208,13 +216,13 @@ def test_deactivate_then_reactivate(scenario):
     user = scenario.create()
     scenario.wait_settled()
 
-    scenario.put(user, active=False)
+    scenario.patch(user, {"op": "Replace", "path": "active", "value": "False"})
     scenario.wait_settled()
     served = scenario.get(user)
     assert (served["active"], served[PROVISIONING]["state"]) == (False, "deactivated")
     scenario.agree([user])
 
-    scenario.put(user, active=True)
+    scenario.patch(user, {"op": "Replace", "path": "active", "value": "True"})
     scenario.wait_settled()
     assert scenario.get(user)["active"] is True
     scenario.agree([user])
