@@ -412,17 +412,19 @@ class Broker:
             envelope = codec.loads(body)
             rows.append((envelope["id"], topic, envelope["key"], envelope["type"], body, now))
             topics.add(topic)
-        with self._lock, self._write_lock, transaction(self._conn):
-            before, first = self._conn.total_changes, self._last_offset() + 1
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO events (id, topic, key, type, body, published_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            added = self._conn.total_changes - before
-            logged = self._logged(rows, first, added) if added else {}
-        for topic, topic_rows in logged.items():  # committed: now the pumps may see them
-            self._tails[topic].add(topic_rows)
+        with self._lock:
+            with self._write_lock, transaction(self._conn):
+                before, first = self._conn.total_changes, self._last_offset() + 1
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO events (id, topic, key, type, body, published_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                added = self._conn.total_changes - before
+                logged = self._logged(rows, first, added) if added else {}
+            # Committed, so the pumps may see them; still under the lock, so tails grow in log order.
+            for topic, topic_rows in logged.items():
+                self._tails[topic].add(topic_rows)
         for pump in self._pumps.values():
             if pump.spec.topic in topics:
                 pump.wake.set()

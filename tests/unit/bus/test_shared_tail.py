@@ -4,6 +4,7 @@ every event once, in publication order."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from tests.unit.bus.test_broker import event, eventually
@@ -49,3 +50,24 @@ def test_a_restarted_broker_delivers_the_old_log_then_what_comes_after(new_broke
 
     expected = [f"old{i}" for i in range(7)] + [f"new{i}" for i in range(5)]
     eventually(lambda: transport.processed_by() == expected)
+
+
+def test_publishers_on_many_threads_lose_nothing_and_keep_each_key_in_order(new_broker, transport, fast_bus):
+    broker = new_broker(replace(fast_bus, **SMALL), subscribers=("a", "b"))
+    threads = [f"t{n}" for n in range(4)]
+
+    def publish_all(thread: str) -> None:
+        for i in range(60):
+            broker.publish([event(f"{thread}-{i:02d}", thread)])
+
+    workers = [threading.Thread(target=publish_all, args=(thread,)) for thread in threads]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    for subscriber in ("a", "b"):
+        eventually(lambda s=subscriber: len(transport.processed_by(s)) == 240, f"{subscriber} got all 240")
+        got = transport.processed_by(subscriber)
+        for thread in threads:
+            assert [e for e in got if e.startswith(f"{thread}-")] == [f"{thread}-{i:02d}" for i in range(60)]
