@@ -410,7 +410,8 @@ class Broker:
         topics = set()
         for topic, body in records:
             envelope = codec.loads(body)
-            rows.append((envelope["id"], topic, envelope["key"], envelope["type"], body, now))
+            # As text, the way the log stores them, so a pump compares keys alike from the tail or the log.
+            rows.append((str(envelope["id"]), topic, str(envelope["key"]), str(envelope["type"]), body, now))
             topics.add(topic)
         with self._lock:
             with self._write_lock, transaction(self._conn):

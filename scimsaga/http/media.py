@@ -11,7 +11,14 @@ from falcon import media
 SCIM_JSON = "application/scim+json"
 
 
+def _refuse_constant(name: str) -> float:
+    # RFC 8259 §6 has no NaN or Infinity; Python's json reads them unless told not to.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def handlers() -> dict[str, media.BaseHandler]:
-    """The same JSON handler under both media types; responses are compact UTF-8 JSON."""
-    handler = media.JSONHandler(dumps=partial(json.dumps, ensure_ascii=False, separators=(",", ":")))
+    """The same JSON handler under both media types; responses are compact UTF-8 JSON; requests are
+    strict JSON (``NaN`` and ``Infinity`` are malformed: 400 invalidSyntax)."""
+    handler = media.JSONHandler(dumps=partial(json.dumps, ensure_ascii=False, separators=(",", ":")),
+                                loads=partial(json.loads, parse_constant=_refuse_constant))
     return {SCIM_JSON: handler, falcon.MEDIA_JSON: handler}

@@ -24,11 +24,12 @@ def test_an_envelope_is_written_compact_with_sorted_keys_and_read_back_equal():
 
 
 def test_integers_beyond_64_bits_survive_both_ways():
-    big = {"n": 2**70, "m": -(2**65)}
+    big = {"n": 2**70 + 1, "m": -(2**63) - 1, "in_text": "x", "u": 2**64 - 1}
 
     text = codec.dumps_sorted(big)
 
     assert codec.loads(text) == big
+    assert all(type(value) is int for key, value in codec.loads(text).items() if key != "in_text")
 
 
 def test_a_nan_written_by_the_standard_library_is_still_read():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from tests.unit.bus.test_broker import event, eventually
+from tests.unit.bus.test_broker import TOPIC, event, eventually
 
 SMALL = {"batch_size": 2}
 """The tail keeps 4 batches and drops its oldest rows past 8: a few dozen events cross both paths."""
@@ -71,3 +71,18 @@ def test_publishers_on_many_threads_lose_nothing_and_keep_each_key_in_order(new_
         got = transport.processed_by(subscriber)
         for thread in threads:
             assert [e for e in got if e.startswith(f"{thread}-")] == [f"{thread}-{i:02d}" for i in range(60)]
+
+
+def test_a_key_written_as_a_number_is_the_same_key_as_its_text(new_broker, transport, clock, fast_bus):
+    broker = new_broker(replace(fast_bus, **SMALL, retry_base=10.0))
+    transport.fail("e1", times=1)
+    numeric = event("e1", "5")[1].replace('"key":"5"', '"key":5')
+
+    broker.publish([(TOPIC, numeric)])
+    eventually(lambda: len(transport.attempt_times["e1"]) == 1)
+    broker.publish([event("e2", "5")])
+    clock.wait_for_pump_turns()
+    assert transport.processed_by() == []  # e2 waits behind e1's retry: the same key
+    clock.advance(11.0)
+
+    eventually(lambda: transport.processed_by() == ["e1", "e2"])

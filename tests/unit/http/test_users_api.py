@@ -265,6 +265,16 @@ def test_malformed_json_is_400_invalid_syntax(client):
     assert_scim_error(response, 400, "invalidSyntax")
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_number_json_does_not_have_is_400_invalid_syntax(client, number):
+    user = json.dumps(new_user("nan", displayName="PLACEHOLDER"))
+    body = user.replace('"PLACEHOLDER"', number)  # a number where a string belongs: the parse fails first
+    response = client.simulate_post(USERS, body=body, headers={"Content-Type": SCIM_JSON})
+
+    assert_scim_error(response, 400, "invalidSyntax")
+    assert client.simulate_get(USERS, params={"filter": 'userName eq "nan"'}).json["totalResults"] == 0
+
+
 @pytest.mark.parametrize("body", ["[]", '["userName"]', '"bjensen"', "42", "null", ""])
 def test_a_body_that_is_not_an_object_is_400_invalid_syntax(client, body):
     response = client.simulate_post(USERS, body=body, headers={"Content-Type": SCIM_JSON})
