@@ -41,3 +41,10 @@ def test_a_nan_written_by_the_standard_library_is_still_read():
 def test_malformed_text_raises_the_standard_decode_error():
     with pytest.raises(json.JSONDecodeError):
         codec.loads('{"id": ')
+
+
+def test_an_envelope_carrying_a_big_integer_reaches_a_subscriber_unchanged():
+    envelope = new_message("identity.UserCreated", "u1", {"employeeNumber": 2**64 + 1},
+                           at="2026-01-01T00:00:00.000Z")
+
+    assert Envelope.from_json(envelope.to_json()).payload == {"employeeNumber": 2**64 + 1}
