@@ -56,11 +56,23 @@ class Deployment:
         return self.call("saga", "status")["sagas"]
 
     def settled(self) -> bool:
-        """No saga open and nothing left to deliver anywhere."""
+        """No saga open and nothing left to deliver anywhere, in two looks that agree: the coordinator
+        and the broker are asked one after the other, and an event can slip between them."""
+        look = self._look()
+        agreed = look is not None and look == self._previous_look
+        self._previous_look = look
+        return agreed
+
+    _previous_look: object = None
+
+    def _look(self) -> object:
         sagas = self.sagas()
-        open_sagas = sum(count for state, count in sagas.items() if state in ("running", "compensating",
-                                                                                "finishing"))
-        return open_sagas == 0 and all(s["lag"] == 0 for s in self.call("broker", "status"))
+        open_sagas = sum(count for state, count in sagas.items() if state in ("queued", "running",
+                                                                                "compensating", "finishing"))
+        subscriptions = self.call("broker", "status")
+        if open_sagas or any(s["lag"] for s in subscriptions):
+            return None
+        return sorted(sagas.items()), [(s["name"], s["delivered"]) for s in subscriptions]
 
     def wait_all_active(self, user_ids: list[str], timeout: float = 90.0) -> None:
         wait_until(lambda: all(self.is_active(u) for u in user_ids), timeout=timeout,

@@ -203,8 +203,12 @@ def test_root_search_pages_over_users_then_groups(people):
         f"{BASE}/.search", json={"schemas": [SEARCH], "count": 0, "filter": 'meta.resourceType eq "Group"'}
     ).json
 
-    assert names(everything) == ["cy", "Ada", "bob", "Admins", "Staff"]
-    assert names(second_page) == ["bob", "Admins"]
+    # Users first, then groups; within each, by creation time, ties (the same millisecond) by id.
+    users, groups = everything["Resources"][:3], everything["Resources"][3:]
+    assert users == sorted(users, key=lambda r: (r["meta"]["created"], r["id"]))
+    assert groups == sorted(groups, key=lambda r: (r["meta"]["created"], r["id"]))
+    assert sorted(names(everything)) == sorted(["cy", "Ada", "bob", "Admins", "Staff"])
+    assert second_page["Resources"] == everything["Resources"][2:4]
     assert (second_page["totalResults"], second_page["itemsPerPage"]) == (5, 2)
     assert [r["meta"]["resourceType"] for r in everything["Resources"]] == ["User"] * 3 + ["Group"] * 2
     assert names(only_groups) == ["Admins"]
