@@ -9,7 +9,7 @@ from typing import Any
 
 from .demo_client import new_user, service_states
 from .demo_narration import Verdict, fmt_ms, percentile
-from .demo_stage import Stage, preflight
+from .demo_stage import Stage, begin
 
 NAME = "billing-down"
 LESSON = ("Billing stops. Users are still created (201 at once) and wait, pending; the bus keeps their "
@@ -21,12 +21,9 @@ DRAIN_TIMEOUT = 120.0
 
 
 def run(stage: Stage) -> Verdict:
-    n, d = stage.narrator, stage.deployment
-    ops = d.operations
-    n.title(NAME, LESSON)
-    for problem in preflight(stage):
-        n.bad(problem)
-        return Verdict(NAME, False, f"not run: {problem}")
+    ops = stage.deployment.operations
+    if (not_run := begin(stage, NAME, LESSON)) is not None:
+        return not_run
     count = stage.count(DEFAULT_USERS)
     before = ops.chaos(SERVICE)  # no change: the faults in force, to put back at the end
     baseline = ops.lag_of(SERVICE)

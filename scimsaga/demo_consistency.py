@@ -13,7 +13,7 @@ from typing import Any
 
 from .demo_client import new_user
 from .demo_narration import Verdict, fmt_ms, percentile
-from .demo_stage import Stage, has_coordinator, history, preflight, sagas_by_user, service_in, step_names
+from .demo_stage import Stage, begin, has_coordinator, history, sagas_by_user, service_in, step_names
 
 NAME = "consistency"
 LESSON = ("Identity is the system of record: read your write at once. The profile service keeps a read "
@@ -26,11 +26,8 @@ TIMEOUT = 30.0
 
 
 def run(stage: Stage) -> Verdict:
-    n = stage.narrator
-    n.title(NAME, LESSON)
-    for problem in preflight(stage):
-        n.bad(problem)
-        return Verdict(NAME, False, f"not run: {problem}")
+    if (not_run := begin(stage, NAME, LESSON)) is not None:
+        return not_run
     reads = Reads()
     windows = _round_one(stage, reads)
     before = stage.deployment.operations.chaos(READ_MODEL)  # no change: the faults to put back

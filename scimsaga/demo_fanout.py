@@ -10,7 +10,7 @@ from typing import Any
 
 from .demo_client import new_user, provisioning, service_states
 from .demo_narration import Verdict, fmt_ms
-from .demo_stage import Stage, history, preflight, saga_of, service_in, step_names
+from .demo_stage import Stage, begin, history, saga_of, service_in, step_names
 
 NAME = "fanout"
 LESSON = "One POST. Identity answers 201 at once, before any service knew; then each service catches up."
@@ -19,10 +19,8 @@ TIMEOUT = 30.0
 
 def run(stage: Stage) -> Verdict:
     n, d = stage.narrator, stage.deployment
-    n.title(NAME, LESSON)
-    for problem in preflight(stage):
-        n.bad(problem)
-        return Verdict(NAME, False, f"not run: {problem}")
+    if (not_run := begin(stage, NAME, LESSON)) is not None:
+        return not_run
     name = stage.user_name("ada")
     n.step(f"The IdP sends [bold]POST /Users[/] for {name}")
     answer = d.scim.create_user(new_user(name), f"demo-fanout-{stage.tag}")

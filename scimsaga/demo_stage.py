@@ -9,7 +9,7 @@ from typing import Any
 
 from .demo_client import DeploymentError
 from .demo_deployment import Deployment
-from .demo_narration import Narrator
+from .demo_narration import Narrator, Verdict
 
 
 @dataclass
@@ -44,6 +44,15 @@ def preflight(stage: Stage, services: Iterable[str] = PROVISIONING) -> list[str]
             problems.append(f"{name} is {state}: switch it back with `scimsaga chaos {name} --up` "
                             "or the dashboard's Up button")
     return problems
+
+
+def begin(stage: Stage, name: str, lesson: str) -> Verdict | None:
+    """Title the scenario; a verdict of "not run" when :func:`preflight` finds a problem, else None."""
+    stage.narrator.title(name, lesson)
+    for problem in preflight(stage):
+        stage.narrator.bad(problem)
+        return Verdict(name, False, f"not run: {problem}")
+    return None
 
 
 def epoch_ms(text: Any) -> float | None:

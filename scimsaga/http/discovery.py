@@ -38,11 +38,15 @@ class ServiceProviderConfig:
         resp.media = service_provider_config(self._capabilities, base_url(req, self._base_path))
 
 
-class Schemas:
+class _Described:
+    """A discovery endpoint: what it describes comes from the resource types it is given."""
+
     def __init__(self, resource_types: tuple[ResourceType, ...], base_path: str) -> None:
         self._types = resource_types
         self._base_path = base_path
 
+
+class Schemas(_Described):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         _refuse_filter(req)
         base = base_url(req, self._base_path)
@@ -50,11 +54,7 @@ class Schemas:
         resp.media = list_response(len(documents), 1, documents)
 
 
-class SchemaItem:
-    def __init__(self, resource_types: tuple[ResourceType, ...], base_path: str) -> None:
-        self._types = resource_types
-        self._base_path = base_path
-
+class SchemaItem(_Described):
     def on_get(self, req: falcon.Request, resp: falcon.Response, schema_id: str) -> None:
         schema = find_schema(schema_id, self._types)
         if schema is None:
@@ -62,11 +62,7 @@ class SchemaItem:
         resp.media = schema_document(schema, base_url(req, self._base_path))
 
 
-class ResourceTypes:
-    def __init__(self, resource_types: tuple[ResourceType, ...], base_path: str) -> None:
-        self._types = resource_types
-        self._base_path = base_path
-
+class ResourceTypes(_Described):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         _refuse_filter(req)
         base = base_url(req, self._base_path)
@@ -74,11 +70,7 @@ class ResourceTypes:
         resp.media = list_response(len(documents), 1, documents)
 
 
-class ResourceTypeItem:
-    def __init__(self, resource_types: tuple[ResourceType, ...], base_path: str) -> None:
-        self._types = resource_types
-        self._base_path = base_path
-
+class ResourceTypeItem(_Described):
     def on_get(self, req: falcon.Request, resp: falcon.Response, type_id: str) -> None:
         resource_type = find_resource_type(type_id, self._types)
         if resource_type is None:

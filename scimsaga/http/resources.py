@@ -68,8 +68,8 @@ class Representation:
                                    [self.render(req, resource_type, r, selection) for r in page.resources])
 
 
-class Collection:
-    """``/Users``, ``/Groups``: POST creates, GET lists."""
+class _OfOneType:
+    """An endpoint of one resource type, answering through the identity port."""
 
     def __init__(self, resource_type: ResourceType, identity: IdentityPort,
                  representation: Representation, tolerances: Tolerances = LENIENT) -> None:
@@ -77,6 +77,10 @@ class Collection:
         self._identity = identity
         self._representation = representation
         self._tolerances = tolerances
+
+
+class Collection(_OfOneType):
+    """``/Users``, ``/Groups``: POST creates, GET lists."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         selection = selection_parameters(req.params)
@@ -94,14 +98,8 @@ class Collection:
         self._representation.send_page(req, resp, self._type, query, selection, self._identity)
 
 
-class Search:
+class Search(_OfOneType):
     """``POST /Users/.search``, ``POST /Groups/.search`` (RFC 7644 §3.4.3)."""
-
-    def __init__(self, resource_type: ResourceType, identity: IdentityPort,
-                 representation: Representation) -> None:
-        self._type = resource_type
-        self._identity = identity
-        self._representation = representation
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         query, selection = parse_search_request(read_body(req), self._representation.max_results)
@@ -109,15 +107,8 @@ class Search:
         self._representation.send_page(req, resp, self._type, query, selection, self._identity)
 
 
-class Item:
+class Item(_OfOneType):
     """``/Users/{id}``, ``/Groups/{id}``: GET, PUT, PATCH, DELETE, each under the resource's ETag."""
-
-    def __init__(self, resource_type: ResourceType, identity: IdentityPort,
-                 representation: Representation, tolerances: Tolerances = LENIENT) -> None:
-        self._type = resource_type
-        self._identity = identity
-        self._representation = representation
-        self._tolerances = tolerances
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, resource_id: str) -> None:
         selection = selection_parameters(req.params)
