@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from falcon import testing
 
+from scimsaga.actors.topology import TOPOLOGY
 from scimsaga.cluster import LocalCluster
 from scimsaga.http.app import HttpSettings, create_app
 from scimsaga.scim.errors import ERROR_SCHEMA
@@ -27,9 +31,31 @@ class Ready:
         return True
 
 
+class TickingClock:
+    """Each write one millisecond after the last, so lists come back in the order the test wrote them.
+
+    Lists are sorted by creation instant and then by id (random); writes within one real millisecond
+    would otherwise come back in an order that changes from run to run.
+    """
+
+    def __init__(self, start: datetime = datetime(2026, 1, 31, 9, 30, tzinfo=timezone.utc)) -> None:
+        self._ticks = itertools.count()
+        self._start = start
+
+    def __call__(self) -> str:
+        instant = self._start + timedelta(milliseconds=next(self._ticks))
+        return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ticking(spec: Any) -> Any:
+    if spec.name != "identity":
+        return spec
+    return dataclasses.replace(spec, build=lambda settings: spec.build(settings, clock=TickingClock()))
+
+
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(Settings(data_dir=tmp_path / "data"))
+    cluster = LocalCluster(Settings(data_dir=tmp_path / "data"), [_ticking(spec) for spec in TOPOLOGY])
     yield cluster
     cluster.stop()
 
