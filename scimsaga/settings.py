@@ -85,6 +85,10 @@ class Settings:
     default_entitlements: tuple[str, ...] = ("wiki:read", "chat:member")
     bus: BusSettings = field(default_factory=BusSettings)
     saga: SagaSettings = field(default_factory=SagaSettings)
+    background_niceness: int = 4
+    """How much lower the CPU priority of the actors off the request path is (the broker, the
+    coordinator, the services) than that of the actor on it (identity): added to Ray's own worker
+    niceness, so on a busy machine the IdP's request is answered before the fan-out's work is done."""
 
     def __post_init__(self) -> None:
         re.compile(self.cost_center_pattern)

@@ -20,6 +20,7 @@ from ..bus.consumer import Delivered, DeliveryReport, SubscriberUnavailable, Wir
 from ..bus.envelope import Envelope, Outgoing
 from ..bus.outbox import OutboxRelay, Publish
 from ..bus.packing import unpack_deliveries
+from ..priority import describe_process, lower_priority
 from ..settings import Settings
 from ..storage import open_database, transaction
 from .choreography import Participant
@@ -65,7 +66,10 @@ class ServiceHost:
     """Runs one service: takes deliveries, keeps its outbox flowing, answers status and chaos."""
 
     def __init__(self, service: Service, settings: Settings, publish: Publish | None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, niceness: int = 0) -> None:
+        """``niceness``: how much lower than its parent's the CPU priority of the process is (the
+        runtime sets it for actors off the request path; see ``priority.py``)."""
+        lower_priority(niceness)
         self.service = service
         self.settings = settings
         self.path = settings.database(service.name)
@@ -122,6 +126,9 @@ class ServiceHost:
 
     def ping(self) -> str:
         return self.service.name
+
+    def process(self) -> dict[str, int]:
+        return describe_process()
 
     def status(self) -> dict[str, Any]:
         with self.lock:

@@ -714,8 +714,9 @@ class IdentityHost(ServiceHost):
 
     service: IdentityService
 
-    def __init__(self, service: IdentityService, settings: Settings, publish: Publish | None) -> None:
-        super().__init__(service, settings, publish)
+    def __init__(self, service: IdentityService, settings: Settings, publish: Publish | None,
+                 **options: Any) -> None:
+        super().__init__(service, settings, publish, **options)
 
     def _write(self, messages: Sequence[Outgoing]) -> None:
         outbox.add(self.conn, messages)

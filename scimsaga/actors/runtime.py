@@ -26,13 +26,17 @@ ACTOR_OPTIONS: dict[str, Any] = {
 
 
 def start_service(spec: ServiceSpec, settings: Settings) -> Any:
-    """Create the service's actor; returns its handle at once (the actor starts in the background)."""
+    """Create the service's actor; returns its handle at once (the actor starts in the background).
+
+    Ray keeps the constructor's arguments, so an actor it restarts runs at the same priority.
+    """
     actor_class = ray.remote(spec.host)
+    niceness = 0 if spec.answers_requests else settings.background_niceness
     return actor_class.options(name=spec.name, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        spec.build(settings), settings, RayPublisher(settings.namespace))
+        spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness)
 
 
 def start_broker(settings: Settings, subscriptions: list[SubscriptionSpec]) -> Any:
     actor_class = ray.remote(BrokerActor)
     return actor_class.options(name=BROKER_NAME, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        settings, subscriptions)
+        settings, subscriptions, niceness=settings.background_niceness)

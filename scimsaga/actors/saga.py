@@ -271,8 +271,9 @@ class SagaHost(ServiceHost):
 
     service: SagaCoordinator
 
-    def __init__(self, service: SagaCoordinator, settings: Settings, publish: outbox.Publish | None) -> None:
-        super().__init__(service, settings, publish)
+    def __init__(self, service: SagaCoordinator, settings: Settings, publish: outbox.Publish | None,
+                 **options: Any) -> None:
+        super().__init__(service, settings, publish, **options)
         self._stopped = threading.Event()
         self._timer = threading.Thread(target=self._run_timer, name="saga-timer", daemon=True)
         self._timer.start()

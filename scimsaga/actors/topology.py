@@ -29,11 +29,14 @@ class ServiceSpec:
     build: Callable[[Settings], Service]
     subscribes_to: tuple[str, ...]
     host: type[ServiceHost] = ServiceHost
+    answers_requests: bool = False
+    """On the path of an HTTP request (identity): runs at the CPU priority of a Ray worker; the
+    others run in the background, ``Settings.background_niceness`` lower."""
 
 
 TOPOLOGY: tuple[ServiceSpec, ...] = (
     ServiceSpec("identity", partial(IdentityService, provisioned_by=[s.service for s in PROVISIONING.steps]),
-                ("identity.commands",), IdentityHost),
+                ("identity.commands",), IdentityHost, answers_requests=True),
     ServiceSpec("billing", BillingService, ("billing.commands",)),
     ServiceSpec("profile", ProfileService, ("profile.commands",)),
     ServiceSpec("access", AccessService, ("access.commands", "identity")),
@@ -43,7 +46,7 @@ TOPOLOGY: tuple[ServiceSpec, ...] = (
 
 CHOREOGRAPHY: tuple[ServiceSpec, ...] = (
     ServiceSpec("identity", partial(IdentityService, provisioned_by=[s.service for s in PROVISIONING.steps]),
-                ("billing", "profile", "access"), IdentityHost),
+                ("billing", "profile", "access"), IdentityHost, answers_requests=True),
     ServiceSpec("billing", BillingService, ("identity", "profile", "access")),
     ServiceSpec("profile", ProfileService, ("identity", "billing", "access")),
     ServiceSpec("access", AccessService, ("identity", "billing", "profile")),

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+from ..priority import describe_process, lower_priority
 from ..settings import Settings
 from .broker import Broker, SubscriptionSpec
 from .consumer import Delivered, DeliveryReport, SubscriberUnavailable, WireReport
@@ -97,7 +98,9 @@ class RayPublisher:
 class BrokerActor:
     """The broker as an actor: the log in ``bus.sqlite``, pumps delivering to named subscriber actors."""
 
-    def __init__(self, settings: Settings, subscriptions: Sequence[SubscriptionSpec]) -> None:
+    def __init__(self, settings: Settings, subscriptions: Sequence[SubscriptionSpec],
+                 niceness: int = 0) -> None:
+        lower_priority(niceness)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.broker = Broker(settings.database("bus"), subscriptions, RayTransport(settings.namespace),
                              settings.bus)
@@ -105,6 +108,9 @@ class BrokerActor:
 
     def ping(self) -> str:
         return BROKER_NAME
+
+    def process(self) -> dict[str, int]:
+        return describe_process()
 
     def publish(self, packed: str) -> int:
         """Records packed by :func:`~scimsaga.bus.packing.pack_records`; how many were new."""
