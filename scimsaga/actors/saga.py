@@ -73,6 +73,7 @@ class SagaCoordinator(Service):
         updated_at TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS sagas_by_user ON sagas (user_id, seq);
+    CREATE INDEX IF NOT EXISTS sagas_by_seq ON sagas (seq);
     CREATE INDEX IF NOT EXISTS sagas_by_status ON sagas (status);
     CREATE INDEX IF NOT EXISTS sagas_by_wake ON sagas (wake_at) WHERE wake_at IS NOT NULL;
     CREATE TABLE IF NOT EXISTS known_users (

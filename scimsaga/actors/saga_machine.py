@@ -220,12 +220,12 @@ def on_reply(definition: SagaDefinition, saga: Saga, reply_type: str, payload: d
             saga.note(now, f"{step.service}: {reply_type}" + _ref(payload))
         else:
             _reject(saga, index, f"{payload.get('error')}", now, f"{step.service}: {reply_type}")
-        return _progress(definition, saga) + _continue(definition, saga, now)
+        return _progress_and_continue(definition, saga, now)
     if phase == COMPENSATION and state.state == UNDOING:
         if ok:
             state.state, state.due = UNDONE, None
             saga.note(now, f"{step.service}: {reply_type} (compensated)")
-            return _progress(definition, saga) + _continue(definition, saga, now)
+            return _progress_and_continue(definition, saga, now)
         state.refusals += 1
         state.due = now.epoch + step.retry.wait(state.refusals)
         saga.note(now, f"{step.service}: compensation refused ({payload.get('error')}), "
@@ -254,7 +254,7 @@ def on_timer(definition: SagaDefinition, saga: Saga, now: Moment) -> list[Send]:
         if state.state == ACTIVE and waited >= step.retry.give_up_after:
             _reject(saga, index, f"no reply from {step.service} within {step.retry.give_up_after:.0f}s",
                     now, f"{step.service}: gave up")
-            sends += _progress(definition, saga) + _continue(definition, saga, now)
+            sends += _progress_and_continue(definition, saga, now)
         elif state.state == UNDOING and waited >= step.retry.give_up_after:
             saga.status = FAILED
             saga.reason = f"{saga.reason}; compensating {step.service} did not succeed"
@@ -381,6 +381,17 @@ def _tell_identity_failed(definition: SagaDefinition, saga: Saga) -> list[Send]:
         return []
     return [Send("identity.commands", "identity.RecordProvisioning",
                  {"saga_id": saga.id, "services": saga.services(), "state": "failed"})]
+
+
+def _progress_and_continue(definition: SagaDefinition, saga: Saga, now: Moment) -> list[Send]:
+    """Show identity the step just settled, then take the saga on; when that ends it, the final command
+    to identity carries every step's state already, and a progress report before it would be one more
+    message and one more write for the same news."""
+    progress = _progress(definition, saga)
+    following = _continue(definition, saga, now)
+    if saga.status == FINISHING and any(send.type == saga.final_command for send in following):
+        return following
+    return progress + following
 
 
 def _progress(definition: SagaDefinition, saga: Saga) -> list[Send]:

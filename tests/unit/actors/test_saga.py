@@ -126,6 +126,30 @@ def test_the_happy_path_step_by_step_reports_progress_then_activates():
     assert saga.wake_at is None
 
 
+def test_the_reply_that_ends_a_saga_sends_identity_one_command_that_carries_every_step():
+    saga, sends = running()
+    for reference in ("u1", "wiki:read"):
+        sends = reply(PROVISION, saga, the_command(sends), reference=reference)
+        assert [s.type for s in sends if s.topic == IDENTITY] == ["identity.RecordProvisioning"]
+
+    sends = reply(PROVISION, saga, the_command(sends), reference="cus_1")
+
+    assert [s.type for s in sends] == ["identity.ActivateUser"]
+    assert [s.get("reference") for s in sends[0].payload["services"]] == ["u1", "wiki:read", "cus_1"]
+
+
+def test_the_last_compensation_is_reported_by_the_final_command_alone():
+    saga, sends = running()
+    sends = reply(PROVISION, saga, the_command(sends), reference="u1")
+    sends = reply(PROVISION, saga, the_command(sends), ok=False, error="said no")
+    assert [s.type for s in sends] == ["identity.RecordProvisioning", "profile.RemoveProfile"]
+
+    sends = reply(PROVISION, saga, the_command(sends))
+
+    assert [s.type for s in sends] == ["identity.CompensateUser"]
+    assert [s["state"] for s in sends[0].payload["services"]] == ["compensated", "failed", "pending"]
+
+
 @pytest.mark.parametrize(("failing_step", "undo"), [
     (0, []),
     (1, ["profile.RemoveProfile"]),
