@@ -13,12 +13,12 @@ what happens next differs, which is the comparison the two modes exist for.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..bus import codec
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing
 from .saga_machine import ACTION, COMPENSATION, SagaDefinition, Step
@@ -117,7 +117,7 @@ class Participant:
         """Whether this service did its step of the saga (True/False), or has not got to it (None)."""
         row = conn.execute("SELECT reply FROM idempotency WHERE key = ?",
                            (f"{saga_id}/{index}/{ACTION}",)).fetchone()
-        return None if row is None else bool(json.loads(row[0]).get("ok"))
+        return None if row is None else bool(codec.loads(row[0]).get("ok"))
 
     def _run(self, cause: Envelope, conn: sqlite3.Connection, command: str, saga_id: str, index: int,
              phase: str) -> Sequence[Outgoing]:
@@ -183,7 +183,7 @@ class Outcomes:
         state = {"steps": [{"name": s.service, "state": "pending"} for s in definition.steps], "history": []}
         conn.execute("INSERT OR IGNORE INTO outcomes (saga_id, definition, user_id, status, state, "
                      "started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (saga_id, definition.name, user_id, WATCHING, json.dumps(state), at, at))
+                     (saga_id, definition.name, user_id, WATCHING, codec.dumps(state), at, at))
 
     def record(self, conn: sqlite3.Connection, reply: Envelope, at: str) -> tuple[str, Verdict] | None:
         """Apply a service's reply; returns (saga id, verdict) once the saga's outcome is decided."""
@@ -194,7 +194,7 @@ class Outcomes:
         index = payload.get("step")
         if row is None or row[1] != WATCHING or not isinstance(index, int):
             return None
-        definition, state = self.definitions[row[0]], json.loads(row[2])
+        definition, state = self.definitions[row[0]], codec.loads(row[2])
         if not 0 <= index < len(state["steps"]):
             return None
         step = state["steps"][index]
@@ -203,12 +203,12 @@ class Outcomes:
         verdict = _verdict(definition, state["steps"])
         status = WATCHING if not verdict.done else (SUCCEEDED if verdict.ok else FAILED_EVERYWHERE)
         conn.execute("UPDATE outcomes SET status = ?, state = ?, updated_at = ? WHERE saga_id = ?",
-                     (status, json.dumps(state), at, saga_id))
+                     (status, codec.dumps(state), at, saga_id))
         return (str(saga_id), verdict) if verdict.done else None
 
     def services(self, conn: sqlite3.Connection, saga_id: str) -> list[dict[str, Any]]:
         row = conn.execute("SELECT state FROM outcomes WHERE saga_id = ?", (saga_id,)).fetchone()
-        return list(json.loads(row[0])["steps"]) if row else []
+        return list(codec.loads(row[0])["steps"]) if row else []
 
     def counts(self, conn: sqlite3.Connection) -> dict[str, int]:
         return dict(conn.execute("SELECT status, count(*) FROM outcomes GROUP BY status").fetchall())

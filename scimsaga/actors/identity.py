@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..bus import outbox
+from ..bus import codec, outbox
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing, new_message
 from ..bus.outbox import Publish
@@ -254,7 +253,7 @@ class IdentityService(Service):
         current = self._load(conn, kind, resource_id)
         require_match(if_match, current.version, f"{kind.name} '{resource_id}'", current.revision)
         row = conn.execute(f"SELECT resource FROM {kind.table} WHERE id = ?", (resource_id,)).fetchone()
-        written = {k: v for k, v in json.loads(row[0]).items() if k != PROVISIONING_URN}
+        written = {k: v for k, v in codec.loads(row[0]).items() if k != PROVISIONING_URN}
         patched = apply_patch(kind.resource_type, written, request, resource_id)
         if patched == written:
             return current, []
@@ -292,7 +291,7 @@ class IdentityService(Service):
         conn.execute(
             "INSERT INTO users (id, user_name_key, external_id, resource, state, created, last_modified, "
             "version, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            (user_id, key, attributes.get("externalId"), json.dumps(attributes), PENDING, now, now,
+            (user_id, key, attributes.get("externalId"), codec.dumps(attributes), PENDING, now, now,
              _hash_password(password) if isinstance(password, str) else None),
         )
         self._index_emails(conn, user_id, attributes)
@@ -310,7 +309,7 @@ class IdentityService(Service):
         password = attributes.pop("password", None)
         key = self._unique_key(conn, kind, attributes, current.id)
         row = conn.execute("SELECT resource, state FROM users WHERE id = ?", (current.id,)).fetchone()
-        stored = json.loads(row[0])
+        stored = codec.loads(row[0])
         if PROVISIONING_URN in stored:  # read-only, kept by identity for the saga
             attributes[PROVISIONING_URN] = stored[PROVISIONING_URN]
             attributes["schemas"] = _with_schema(attributes["schemas"], PROVISIONING_URN)
@@ -318,7 +317,7 @@ class IdentityService(Service):
         conn.execute(
             "UPDATE users SET user_name_key = ?, external_id = ?, resource = ?, last_modified = ?, "
             "version = version + 1, password_hash = coalesce(?, password_hash) WHERE id = ?",
-            (key, attributes.get("externalId"), json.dumps(attributes), now,
+            (key, attributes.get("externalId"), codec.dumps(attributes), now,
              _hash_password(password) if isinstance(password, str) else None, current.id),
         )
         self._index_emails(conn, current.id, attributes)
@@ -353,7 +352,7 @@ class IdentityService(Service):
         conn.execute(
             "INSERT INTO groups (id, display_name_key, external_id, resource, created, last_modified, "
             "version) VALUES (?, ?, ?, ?, ?, ?, 1)",
-            (group_id, key, attributes.get("externalId"), json.dumps(attributes), now, now),
+            (group_id, key, attributes.get("externalId"), codec.dumps(attributes), now, now),
         )
         added = self._set_members(conn, group_id, members)
         group = self._load(conn, kind, group_id)
@@ -376,7 +375,7 @@ class IdentityService(Service):
         conn.execute(
             "UPDATE groups SET display_name_key = ?, external_id = ?, resource = ?, last_modified = ?, "
             "version = version + 1 WHERE id = ?",
-            (key, attributes.get("externalId"), json.dumps(attributes), now, current.id),
+            (key, attributes.get("externalId"), codec.dumps(attributes), now, current.id),
         )
         added = sorted(member for member in members if member not in before)
         removed = sorted(member for member in before if member not in members)
@@ -441,7 +440,7 @@ class IdentityService(Service):
             "SELECT group_id FROM group_members WHERE member_id = ? ORDER BY group_id", (member_id,))]
         messages: list[Outgoing] = []
         for group_id in group_ids:
-            resource = json.loads(conn.execute("SELECT resource FROM groups WHERE id = ?",
+            resource = codec.loads(conn.execute("SELECT resource FROM groups WHERE id = ?",
                                                (group_id,)).fetchone()[0])
             remaining = [m for m in resource.get("members", []) if m.get("value") != member_id]
             if remaining:
@@ -449,7 +448,7 @@ class IdentityService(Service):
             else:
                 resource.pop("members", None)
             conn.execute("UPDATE groups SET resource = ?, last_modified = ?, version = version + 1 "
-                         "WHERE id = ?", (json.dumps(resource), now, group_id))
+                         "WHERE id = ?", (codec.dumps(resource), now, group_id))
             conn.execute("DELETE FROM group_members WHERE group_id = ? AND member_id = ?",
                          (group_id, member_id))
             messages.append(_membership_changed(conn, group_id, [], [member_id], correlation_id, now))
@@ -597,13 +596,13 @@ class IdentityService(Service):
         row = conn.execute("SELECT resource, state FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             return False
-        attributes = json.loads(row[0])
+        attributes = codec.loads(row[0])
         new_state = state or row[1]
         attributes[PROVISIONING_URN] = {"state": new_state, "services": services}
         conn.execute(  # the provider's own change: a new revision, not a new version (see scim/etag.py)
             "UPDATE users SET resource = ?, state = ?, last_modified = ?, revision = revision + 1 "
             "WHERE id = ?",
-            (json.dumps(attributes), new_state, self.clock(), user_id),
+            (codec.dumps(attributes), new_state, self.clock(), user_id),
         )
         return True
 
@@ -634,7 +633,7 @@ def _memberships(conn: sqlite3.Connection, user_ids: Sequence[str]) -> dict[str,
 
 def _user_row(row: tuple[Any, ...], groups: list[dict[str, Any]]) -> StoredResource:
     user_id, resource, state, created, last_modified, version, revision = row
-    attributes = json.loads(resource)
+    attributes = codec.loads(resource)
     attributes["active"] = state == ACTIVE and attributes.get("active", True) is True
     if groups:
         attributes["groups"] = groups
@@ -643,7 +642,7 @@ def _user_row(row: tuple[Any, ...], groups: list[dict[str, Any]]) -> StoredResou
 
 def _group_row(row: tuple[Any, ...]) -> StoredResource:
     group_id, resource, _, created, last_modified, version, _ = row
-    return StoredResource(group_id, json.loads(resource), created, last_modified, version)
+    return StoredResource(group_id, codec.loads(resource), created, last_modified, version)
 
 
 def _with_schema(schemas: Iterable[str], urn: str) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from ..bus import codec
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope
 from .service import Reply, Service, user_snapshot
@@ -56,7 +56,7 @@ class ProfileService(Service):
             "display_name = excluded.display_name, emails = excluded.emails, locale = excluded.locale, "
             "title = excluded.title, source_version = excluded.source_version, "
             "updated_at = excluded.updated_at WHERE excluded.source_version >= profiles.source_version",
-            (user_id, display, json.dumps(emails), user.get("locale"), user.get("title"),
+            (user_id, display, codec.dumps(emails), user.get("locale"), user.get("title"),
              (user.get("meta") or {}).get("version", 0), self.clock()),
         )
 
@@ -72,5 +72,5 @@ class ProfileService(Service):
                            "WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return None
-        return {"display_name": row[0], "emails": json.loads(row[1]), "locale": row[2], "title": row[3],
+        return {"display_name": row[0], "emails": codec.loads(row[1]), "locale": row[2], "title": row[3],
                 "source_version": row[4]}

@@ -12,7 +12,6 @@ on steps that stay silent too long. A coordinator killed mid-saga carries on whe
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..bus import outbox
+from ..bus import codec, outbox
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing
 from ..settings import Clock, IdGenerator, Settings, new_uuid, utc_now
@@ -168,7 +167,7 @@ class SagaCoordinator(Service):
                             "ORDER BY wake_at LIMIT 500", (now.epoch,)).fetchall()
         out: list[Outgoing] = []
         for (state,) in rows:
-            saga = Saga.from_dict(json.loads(state))
+            saga = Saga.from_dict(codec.loads(state))
             sends = on_timer(self._by_name[saga.definition], saga, now)
             out += self._moved(conn, saga, None, sends)
         return out
@@ -186,7 +185,7 @@ class SagaCoordinator(Service):
         """The latest sagas, newest first, with their history (for the dashboard)."""
         rows = conn.execute("SELECT state, started_at, updated_at FROM sagas "
                             "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-        return [{**json.loads(state), "started_at": started, "updated_at": updated}
+        return [{**codec.loads(state), "started_at": started, "updated_at": updated}
                 for state, started, updated in rows]
 
     # --- persistence -----------------------------------------------------------------------------
@@ -201,7 +200,7 @@ class SagaCoordinator(Service):
         conn.execute(
             "INSERT INTO sagas (id, seq, definition, user_id, status, wake_at, state, started_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-            (saga.id, seq, saga.definition, saga.user_id, saga.status, json.dumps(saga.to_dict()),
+            (saga.id, seq, saga.definition, saga.user_id, saga.status, codec.dumps(saga.to_dict()),
              now.text, now.text),
         )
         if self._sagas_of(conn, trigger.key, statuses=OPEN):
@@ -242,11 +241,11 @@ class SagaCoordinator(Service):
 
     def _save(self, conn: sqlite3.Connection, saga: Saga) -> None:
         conn.execute("UPDATE sagas SET status = ?, wake_at = ?, state = ?, updated_at = ? WHERE id = ?",
-                     (saga.status, saga.wake_at, json.dumps(saga.to_dict()), self.clock(), saga.id))
+                     (saga.status, saga.wake_at, codec.dumps(saga.to_dict()), self.clock(), saga.id))
 
     def _load(self, conn: sqlite3.Connection, saga_id: Any) -> Saga | None:
         row = conn.execute("SELECT state FROM sagas WHERE id = ?", (saga_id,)).fetchone()
-        return Saga.from_dict(json.loads(row[0])) if row else None
+        return Saga.from_dict(codec.loads(row[0])) if row else None
 
     def _sagas_of(self, conn: sqlite3.Connection, user_id: str,
                   statuses: Sequence[str] | None = None) -> list[Saga]:
@@ -255,7 +254,7 @@ class SagaCoordinator(Service):
             query += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
         rows = conn.execute(query + " ORDER BY seq", params).fetchall()
-        return [Saga.from_dict(json.loads(r[0])) for r in rows]
+        return [Saga.from_dict(codec.loads(r[0])) for r in rows]
 
     def _remember(self, conn: sqlite3.Connection, user_id: str, active: bool) -> None:
         conn.execute("INSERT OR REPLACE INTO known_users (user_id, requested_active) VALUES (?, ?)",

@@ -10,12 +10,12 @@ again, so a step that the coordinator re-sends is done once.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..bus import codec
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing
 from ..settings import Clock, IdGenerator, Settings, new_uuid, utc_now
@@ -104,7 +104,7 @@ class Service:
             key = envelope.payload.get("idempotency_key") or envelope.id
             row = conn.execute("SELECT reply_type, reply FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None:
-                reply_type, payload = row[0], json.loads(row[1])
+                reply_type, payload = row[0], codec.loads(row[1])
             else:
                 try:
                     with savepoint(conn, "command"):
@@ -113,7 +113,7 @@ class Service:
                     reply = Reply(exc.reply_type, ok=False, error=str(exc), data={"business": True})
                 reply_type, payload = reply.type, reply.payload()
                 conn.execute("INSERT INTO idempotency (key, reply_type, reply) VALUES (?, ?, ?)",
-                             (key, reply_type, json.dumps(payload)))
+                             (key, reply_type, codec.dumps(payload)))
             correlation = {k: v for k, v in envelope.payload.items() if k in ("saga_id", "step", "phase")}
             return [Outgoing(self.topic, envelope.caused(
                 reply_type, {**correlation, "user_id": envelope.key, **payload}, at=self.clock()))]

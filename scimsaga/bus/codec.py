@@ -1,4 +1,5 @@
-"""JSON text for the bus: every envelope is written once and read once per subscriber and by the broker.
+"""JSON text for the bus and the services' stored state: every envelope is written once and read once
+per subscriber and by the broker; a user or a saga is read and written again at every step.
 
 orjson reads an envelope about three times faster than the standard library on the machine of issue 5
 (1.7 µs against 5.1 µs for a 230-byte envelope), and the bus reads five envelopes per event with four
@@ -26,6 +27,15 @@ def loads(text: str) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, for what a service keeps in its own database (a user, a saga) and reads back with
+    :func:`loads`; written several times per user, so orjson's speed counts there too."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return WRITTEN_BY_THE_STANDARD_LIBRARY + json.dumps(value, separators=(",", ":"))
 
 
 def dumps_sorted(value: Any) -> str:
