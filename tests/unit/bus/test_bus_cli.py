@@ -34,7 +34,10 @@ def test_a_bad_bus_command_line_is_one_line_and_exit_2(capsys, argv, phrase):
 
 
 def test_without_a_running_deployment_it_says_how_to_start_one(capsys, tmp_path, monkeypatch):
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)  # the command may set it; put it back afterwards
+    # The command may set RAY_AUTH_MODE; setenv first makes monkeypatch restore it as it was, absent
+    # included (a token mode left behind broke the Ray session started by later tests).
+    monkeypatch.setenv("RAY_AUTH_MODE", "unset")
+    monkeypatch.delenv("RAY_AUTH_MODE")
 
     status = cli.main(["bus", "dead-letters", "billing<-billing.commands", "--data-dir", str(tmp_path)])
 
