@@ -10,38 +10,42 @@ from collections.abc import Callable
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError
 
-from ..scim.errors import ScimError, ServiceUnavailable
+from ..scim.errors import ServiceUnavailable
 from ..scim.listing import ListQuery, Page
 from ..scim.patch_request import PatchRequest
 from ..scim.resource import StoredResource
+from .coalescing import Call, Coalescer, Outcome
 
 
 class RayIdentity:
     """The IdentityPort over the identity actor.
 
     ``handle`` gives the actor handle, or None while the cluster is still starting (then: 503).
+    Calls made at the same time from the front door's threads go to the actor together
+    (``coalescing.py``); each raises its own SCIM error.
     """
 
     def __init__(self, handle: Callable[[], Any], timeout: float = 30.0) -> None:
         self._handle = handle
         self._timeout = timeout
+        self.coalescer = Coalescer(self._send)
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _send(self, calls: list[Call]) -> list[Outcome]:
         handle = self._handle()
         if handle is None:
             raise ServiceUnavailable("scimsaga is still starting; retry in a few seconds")
         try:
-            return ray.get(getattr(handle, method).remote(*args), timeout=self._timeout)
-        except RayTaskError as exc:
-            if isinstance(exc.cause, ScimError):
-                raise exc.cause from None
-            raise
+            outcomes: list[Outcome] = ray.get(handle.many.remote(calls), timeout=self._timeout)
         except GetTimeoutError:
             raise ServiceUnavailable("the identity service did not answer in time; retry later") from None
         except RayActorError:
             raise ServiceUnavailable("the identity service is restarting; retry in a moment") from None
+        return outcomes
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return self.coalescer.call(method, *args)
 
     def create(self, kind: str, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
         resource: StoredResource = self._call("create", kind, attributes, correlation_id)

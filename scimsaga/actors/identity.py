@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +28,7 @@ from ..bus import codec, outbox
 from ..bus.consumer import Handler
 from ..bus.envelope import Envelope, Outgoing, new_message
 from ..bus.outbox import Publish
-from ..scim.errors import InvalidValue, NotFound, Uniqueness
+from ..scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from ..scim.etag import require_match
 from ..scim.filter import parse_filter
 from ..scim.filter_sql import MultiValueIndex, SqlLayout, order_by, register_functions, scim_fold, to_sql
@@ -40,9 +41,12 @@ from ..scim.sort import resolve_sort
 from ..settings import Clock, IdGenerator, Settings, new_uuid, utc_now
 from ..storage import transaction
 from .choreography import Outcomes, choose, saga_id_for
+from .coalescing import Call, Outcome, run_calls
 from .definitions import DEFINITIONS
 from .host import ServiceHost
 from .service import ANY_MESSAGE, Service
+
+log = logging.getLogger(__name__)
 
 TOPIC = "identity"
 COMMANDS = "identity.commands"
@@ -759,6 +763,10 @@ class IdentityHost(ServiceHost):
             self._write(self.service.delete(self.conn, kind, resource_id, correlation_id, if_match))
         self.notify_relay()
 
+    def many(self, calls: Sequence[Call]) -> list[Outcome]:
+        """Several of the calls above in one Ray call, each on its own (see ``coalescing.py``)."""
+        return run_calls(self, calls, PORT_CALLS, (ScimError,), _unexpected)
+
     # --- the skeleton's user-only names ----------------------------------------------------------
 
     def create_user(self, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
@@ -772,3 +780,15 @@ class IdentityHost(ServiceHost):
 
     def delete_user(self, user_id: str, correlation_id: str, if_match: str | None = None) -> None:
         self.delete("User", user_id, correlation_id, if_match)
+
+
+PORT_CALLS = frozenset(("create", "get", "query", "replace", "patch", "delete",
+                        "create_user", "get_user", "query_users", "delete_user"))
+"""What the front door may ask of identity in a batch: the IdentityPort."""
+
+
+def _unexpected(exc: Exception) -> Exception:
+    """A failure that is no SCIM error (a bug, a broken disk): logged here with its traceback; the
+    front door answers 500 without one."""
+    log.error("a call to identity failed: %s", exc, exc_info=exc)
+    return RuntimeError(f"identity failed: {type(exc).__name__}")
