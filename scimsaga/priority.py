@@ -4,19 +4,24 @@ On a machine with few cores, the identity actor that answers the IdP's request c
 with the broker, the coordinator and the services busy with the previous users' sagas. Running those
 at a higher niceness lets the scheduler hand the core to identity as soon as a request reaches it;
 nothing is lost by it, since their work is asynchronous by design (measured in bench/fanout_suite.py).
-Only raising niceness needs no privilege, so the request path keeps Ray's worker niceness and the
-background goes below it.
+Raising niceness needs no privilege, lowering it does: so the request path stays at the niceness Ray
+gives its workers and the background goes up from there.
 """
 
 from __future__ import annotations
 
 import os
 
+LOWEST = 19
+"""The highest niceness, the lowest priority, Linux and macOS give a process."""
 
-def lower_priority(by: int) -> int:
-    """Raise this process's niceness by ``by`` (0: leave it); returns the niceness it runs at now."""
-    if by > 0:
-        return os.nice(by)
+
+def run_at_niceness(target: int | None) -> int:
+    """Raise this process's niceness to ``target`` (None, or one not above the current: leave it);
+    returns the niceness it runs at now."""
+    current = niceness()
+    if target is not None and target > current:
+        os.setpriority(os.PRIO_PROCESS, 0, min(target, LOWEST))
     return niceness()
 
 

@@ -85,10 +85,10 @@ class Settings:
     default_entitlements: tuple[str, ...] = ("wiki:read", "chat:member")
     bus: BusSettings = field(default_factory=BusSettings)
     saga: SagaSettings = field(default_factory=SagaSettings)
-    background_niceness: int = 4
-    """How much lower the CPU priority of the actors off the request path is (the broker, the
-    coordinator, the services) than that of the actor on it (identity): added to Ray's own worker
-    niceness, so on a busy machine the IdP's request is answered before the fan-out's work is done."""
+    background_niceness: int = 19
+    """The niceness of the actors off the request path (the broker, the coordinator, the services):
+    the lowest priority, so that on a busy machine the IdP's request is answered first and the
+    fan-out uses what is left (``priority.py``). Identity keeps the niceness of Ray's workers."""
 
     def __post_init__(self) -> None:
         re.compile(self.cost_center_pattern)

@@ -20,7 +20,7 @@ from ..bus.consumer import Delivered, DeliveryReport, SubscriberUnavailable, Wir
 from ..bus.envelope import Envelope, Outgoing
 from ..bus.outbox import OutboxRelay, Publish
 from ..bus.packing import unpack_deliveries
-from ..priority import describe_process, lower_priority
+from ..priority import describe_process, niceness, run_at_niceness
 from ..settings import Settings
 from ..storage import open_database, transaction
 from .choreography import Participant
@@ -66,10 +66,10 @@ class ServiceHost:
     """Runs one service: takes deliveries, keeps its outbox flowing, answers status and chaos."""
 
     def __init__(self, service: Service, settings: Settings, publish: Publish | None,
-                 rng: random.Random | None = None, niceness: int = 0) -> None:
-        """``niceness``: how much lower than its parent's the CPU priority of the process is (the
-        runtime sets it for actors off the request path; see ``priority.py``)."""
-        lower_priority(niceness)
+                 rng: random.Random | None = None, niceness: int | None = None) -> None:
+        """``niceness``: the niceness to run the process at, if above its own (the runtime gives one
+        to the actors off the request path; see ``priority.py``)."""
+        run_at_niceness(niceness)
         self.service = service
         self.settings = settings
         self.path = settings.database(service.name)
@@ -138,6 +138,7 @@ class ServiceHost:
         return {
             "name": self.service.name,
             "state": self.faults.describe(),
+            "niceness": niceness(),
             "processed": consumer.counter(self.conn, "processed"),
             "outbox": outbox.pending_count(self.conn),
             **self.service.describe(self.conn),

@@ -31,7 +31,7 @@ def start_service(spec: ServiceSpec, settings: Settings) -> Any:
     Ray keeps the constructor's arguments, so an actor it restarts runs at the same priority.
     """
     actor_class = ray.remote(spec.host)
-    niceness = 0 if spec.answers_requests else settings.background_niceness
+    niceness = None if spec.answers_requests else settings.background_niceness
     return actor_class.options(name=spec.name, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
         spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness)
 

@@ -31,7 +31,7 @@ class ServiceSpec:
     host: type[ServiceHost] = ServiceHost
     answers_requests: bool = False
     """On the path of an HTTP request (identity): runs at the CPU priority of a Ray worker; the
-    others run in the background, ``Settings.background_niceness`` lower."""
+    others run in the background, at ``Settings.background_niceness``."""
 
 
 TOPOLOGY: tuple[ServiceSpec, ...] = (

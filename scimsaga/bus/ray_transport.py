@@ -16,7 +16,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from ..priority import describe_process, lower_priority
+from ..priority import describe_process, run_at_niceness
 from ..settings import Settings
 from .broker import Broker, SubscriptionSpec
 from .consumer import Delivered, DeliveryReport, SubscriberUnavailable, WireReport
@@ -99,8 +99,8 @@ class BrokerActor:
     """The broker as an actor: the log in ``bus.sqlite``, pumps delivering to named subscriber actors."""
 
     def __init__(self, settings: Settings, subscriptions: Sequence[SubscriptionSpec],
-                 niceness: int = 0) -> None:
-        lower_priority(niceness)
+                 niceness: int | None = None) -> None:
+        run_at_niceness(niceness)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.broker = Broker(settings.database("bus"), subscriptions, RayTransport(settings.namespace),
                              settings.bus)
