@@ -45,7 +45,7 @@ from scimsaga.actors.topology import sink_topology  # noqa: E402
 from scimsaga.bus.envelope import new_message  # noqa: E402
 from scimsaga.bus.outbox import Record  # noqa: E402
 from scimsaga.bus.ray_transport import RayPublisher  # noqa: E402
-from scimsaga.cluster import Cluster  # noqa: E402
+from scimsaga.cluster import LOCAL_SYSTEM_CONFIG, Cluster  # noqa: E402
 from scimsaga.settings import BusSettings, Settings, utc_now  # noqa: E402
 
 from .machine import describe  # noqa: E402
@@ -232,7 +232,8 @@ def main() -> None:
     bus = BusSettings(batch_size=args.batch_size, idle_poll=1.0)
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, object_store_memory=256 * 1024 * 1024)
+             logging_level=logging.ERROR, object_store_memory=256 * 1024 * 1024,
+             _system_config=LOCAL_SYSTEM_CONFIG)  # as scimsaga up starts its cluster
     try:
         rows = []
         for n in counts:

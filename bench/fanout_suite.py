@@ -178,6 +178,7 @@ def actor_ceiling(counts: Sequence[int], pings: int, say: Callable[[str], None])
     one event through the bus to the same N subscribers."""
     import ray
 
+    from scimsaga.cluster import LOCAL_SYSTEM_CONFIG
     from scimsaga.settings import BusSettings
 
     from . import bus as bus_bench
@@ -189,6 +190,7 @@ def actor_ceiling(counts: Sequence[int], pings: int, say: Callable[[str], None])
         log_to_driver=False,
         logging_level=logging.ERROR,
         object_store_memory=256 * 1024 * 1024,
+        _system_config=LOCAL_SYSTEM_CONFIG,  # as scimsaga up starts its cluster
     )
     rows = []
     try:
