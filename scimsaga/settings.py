@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,24 @@ Clock = Callable[[], str]
 IdGenerator = Callable[[], str]
 
 
+_SECOND: tuple[int, str] = (-1, "")
+"""The last whole second :func:`utc_now` wrote, and its text up to the seconds."""
+
+
 def utc_now() -> str:
-    """Now, in UTC with milliseconds, as SCIM timestamps are usually written (RFC 7643 §2.3.5)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, in UTC with milliseconds, as SCIM timestamps are usually written (RFC 7643 §2.3.5).
+
+    The text up to the seconds is kept from one call to the next: the coordinator stamps several
+    times per message, and formatting a datetime each time took a tenth of its time under load.
+    """
+    global _SECOND
+    millis = time.time_ns() // 1_000_000
+    second, milli = divmod(millis, 1000)
+    cached_second, text = _SECOND
+    if cached_second != second:
+        text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND = (second, text)  # one assignment: a thread reads the old pair or the new one
+    return f"{text}.{milli:03d}Z"
 
 
 def new_token(size: int = 24) -> str:

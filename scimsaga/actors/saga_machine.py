@@ -91,10 +91,10 @@ class SagaDefinition:
         """Every step, in order (the stages flattened)."""
         return [step for stage in self.stages for step in _steps_of(stage)]
 
-    def stage_indices(self, stage: int) -> list[int]:
+    def stage_indices(self, stage: int) -> range:
         """The step indices of one stage."""
         first = sum(len(_steps_of(s)) for s in self.stages[:stage])
-        return list(range(first, first + len(_steps_of(self.stages[stage]))))
+        return range(first, first + len(_steps_of(self.stages[stage])))
 
 
 def _steps_of(stage: Stage) -> tuple[Step, ...]:
