@@ -102,9 +102,12 @@ class Settings:
     bus: BusSettings = field(default_factory=BusSettings)
     saga: SagaSettings = field(default_factory=SagaSettings)
     background_niceness: int = 19
-    """The niceness of the actors off the request path (the broker, the coordinator, the services):
-    the lowest priority, so that on a busy machine the IdP's request is answered first and the
-    fan-out uses what is left (``priority.py``). Identity keeps the niceness of Ray's workers."""
+    """The niceness of the broker and the services off the request path: the lowest priority, so that
+    on a busy machine the IdP's request is answered first and the fan-out uses what is left
+    (``priority.py``). Identity keeps the niceness of Ray's workers."""
+    coordinator_niceness: int = 10
+    """The niceness of the saga coordinator: between the two, since every saga passes through it one
+    message at a time while the services' work spreads over both cores."""
 
     def __post_init__(self) -> None:
         re.compile(self.cost_center_pattern)

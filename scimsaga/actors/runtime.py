@@ -31,7 +31,8 @@ def start_service(spec: ServiceSpec, settings: Settings) -> Any:
     Ray keeps the constructor's arguments, so an actor it restarts runs at the same priority.
     """
     actor_class = ray.remote(spec.host)
-    niceness = None if spec.answers_requests else settings.background_niceness
+    niceness = {"request": None, "coordinator": settings.coordinator_niceness,
+                "background": settings.background_niceness}[spec.tier]
     return actor_class.options(name=spec.name, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
         spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 from ..bus.broker import SubscriptionSpec
 from ..settings import Settings
@@ -20,6 +21,8 @@ from .profile import ProfileService
 from .saga import SagaCoordinator, SagaHost
 from .service import Service
 
+Tier = Literal["request", "coordinator", "background"]
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -29,24 +32,26 @@ class ServiceSpec:
     build: Callable[[Settings], Service]
     subscribes_to: tuple[str, ...]
     host: type[ServiceHost] = ServiceHost
-    answers_requests: bool = False
-    """On the path of an HTTP request (identity): runs at the CPU priority of a Ray worker; the
-    others run in the background, at ``Settings.background_niceness``."""
+    tier: Tier = "background"
+    """Its CPU priority: ``request`` (on the path of an HTTP request: identity) runs at the niceness
+    of Ray's workers, ``coordinator`` at ``Settings.coordinator_niceness``, ``background`` at
+    ``Settings.background_niceness`` (``priority.py``)."""
 
 
 TOPOLOGY: tuple[ServiceSpec, ...] = (
     ServiceSpec("identity", partial(IdentityService, provisioned_by=[s.service for s in PROVISIONING.steps]),
-                ("identity.commands",), IdentityHost, answers_requests=True),
+                ("identity.commands",), IdentityHost, tier="request"),
     ServiceSpec("billing", BillingService, ("billing.commands",)),
     ServiceSpec("profile", ProfileService, ("profile.commands",)),
     ServiceSpec("access", AccessService, ("access.commands", "identity")),
-    ServiceSpec("saga", SagaCoordinator, ("identity", "billing", "profile", "access"), SagaHost),
+    ServiceSpec("saga", SagaCoordinator, ("identity", "billing", "profile", "access"), SagaHost,
+                tier="coordinator"),
 )
 
 
 CHOREOGRAPHY: tuple[ServiceSpec, ...] = (
     ServiceSpec("identity", partial(IdentityService, provisioned_by=[s.service for s in PROVISIONING.steps]),
-                ("billing", "profile", "access"), IdentityHost, answers_requests=True),
+                ("billing", "profile", "access"), IdentityHost, tier="request"),
     ServiceSpec("billing", BillingService, ("identity", "profile", "access")),
     ServiceSpec("profile", ProfileService, ("identity", "billing", "access")),
     ServiceSpec("access", AccessService, ("identity", "billing", "profile")),

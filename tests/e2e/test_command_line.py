@@ -76,7 +76,7 @@ def test_up_starts_its_own_ray_stops_cleanly_and_finds_its_data_again(tmp_path):
         assert "billing<-billing.commands" in status.stdout
         services = json.loads(scimsaga("status", "--json", "--data-dir", str(data_dir)).stdout)["services"]
         assert {s["name"]: s["niceness"] for s in services} == {  # the request path first
-            "identity": 0, "billing": 19, "profile": 19, "access": 19, "saga": 19}
+            "identity": 0, "saga": 10, "billing": 19, "profile": 19, "access": 19}
     finally:
         assert first.stop() == 0, first.lines
     assert any("scimsaga stopped" in line for line in first.lines)

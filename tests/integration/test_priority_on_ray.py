@@ -9,16 +9,18 @@ import ray
 
 from tests.polling import wait_until
 
-BACKGROUND = ("broker", "saga", "billing", "profile", "access")
+BACKGROUND = ("broker", "billing", "profile", "access")
 
 
-def test_only_the_actor_answering_requests_keeps_the_workers_priority(deployment):
-    identity = deployment.call("identity", "process")
-    background = deployment.cluster.settings.background_niceness
+def test_identity_keeps_the_workers_priority_the_coordinator_comes_next_the_rest_last(deployment):
+    settings = deployment.cluster.settings
+    identity = deployment.call("identity", "process")["niceness"]
+    coordinator = deployment.call("saga", "process")["niceness"]
 
     assert {name: deployment.call(name, "process")["niceness"] for name in BACKGROUND} == dict.fromkeys(
-        BACKGROUND, background)
-    assert identity["niceness"] < background
+        BACKGROUND, settings.background_niceness)
+    assert coordinator == max(identity, settings.coordinator_niceness)
+    assert identity <= coordinator < settings.background_niceness  # equal when workers start above 10
 
 
 def test_a_background_actor_restarted_by_ray_runs_in_the_background_again(deployment):
