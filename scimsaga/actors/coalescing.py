@@ -11,6 +11,7 @@ its own: the actor runs them one after another and returns an outcome for each.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,16 +62,24 @@ class _Waiting:
         raise value
 
 
+class CallTimedOut(TimeoutError):
+    """A call got no outcome within the coalescer's ``wait_limit`` (it may still run, as a Ray call
+    that times out may)."""
+
+
 class Coalescer:
     """Sends the calls of many threads through ``send``, one batch at a time, never more than ``max_batch``.
 
     ``send`` takes a list of calls and returns one outcome per call, in order; if it raises, every call
-    of that batch raises the same exception.
+    of that batch raises it (each caller its own copy). A caller waits at most ``wait_limit`` seconds
+    for its outcome, in line and in flight together (None: as long as it takes).
     """
 
-    def __init__(self, send: Callable[[list[Call]], Sequence[Outcome]], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, send: Callable[[list[Call]], Sequence[Outcome]], max_batch: int = MAX_BATCH,
+                 wait_limit: float | None = None) -> None:
         self._send = send
         self._max_batch = max_batch
+        self._wait_limit = wait_limit
         self._lock = threading.Lock()
         self._line: list[_Waiting] = []
         self._sending = False
@@ -84,11 +93,29 @@ class Coalescer:
             sends = not self._sending
             self._sending = True
         if not sends:
-            me.done.wait()
+            try:
+                answered = me.done.wait(self._wait_limit)
+            except BaseException:  # interrupted while in line: leave it, or pass it on if handed it
+                if self._step_out(me):
+                    self._send_line()
+                raise
+            if not answered and not self._step_out(me):
+                if me.outcome is None:
+                    raise CallTimedOut(f"no outcome within {self._wait_limit}s")
+                return me.result()
             if not me.sends_next:
                 return me.result()
         self._send_line()
         return me.result()
+
+    def _step_out(self, me: _Waiting) -> bool:
+        """Leave the line; True when ``me`` was handed it meanwhile and must send it (others wait)."""
+        with self._lock:
+            if me.sends_next:
+                return True
+            if me in self._line:
+                self._line.remove(me)
+            return False
 
     def _send_line(self) -> None:
         """Send the head of the line (the caller is its first), then hand on to the next in line."""
@@ -99,7 +126,7 @@ class Coalescer:
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"{len(batch)} calls sent, {len(outcomes)} outcomes returned")
         except BaseException as exc:  # whatever it is, every caller of the batch hears of it
-            outcomes = [(False, exc)] * len(batch)
+            outcomes = [(False, exc)] + [(False, _copy_for_another_caller(exc)) for _ in batch[1:]]
         for waiting, outcome in zip(batch, outcomes, strict=True):
             waiting.outcome = outcome
         with self._lock:
@@ -114,3 +141,14 @@ class Coalescer:
             waiting.done.set()
         if following is not None:
             following.done.set()
+
+
+def _copy_for_another_caller(exc: BaseException) -> BaseException:
+    """The failure of a batch as another caller raises it: its own object, so that tracebacks do not
+    pile up on one; an interruption (Ctrl-C) belongs to the thread that sent, the others just failed."""
+    if not isinstance(exc, Exception):
+        return RuntimeError(f"the call was not sent to its end ({type(exc).__name__})")
+    try:
+        return copy.copy(exc)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")

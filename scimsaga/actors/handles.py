@@ -16,7 +16,7 @@ from ..scim.errors import ServiceUnavailable
 from ..scim.listing import ListQuery, Page
 from ..scim.patch_request import PatchRequest
 from ..scim.resource import StoredResource
-from .coalescing import Call, Coalescer, Outcome
+from .coalescing import Call, CallTimedOut, Coalescer, Outcome
 
 
 class RayIdentity:
@@ -30,7 +30,7 @@ class RayIdentity:
     def __init__(self, handle: Callable[[], Any], timeout: float = 30.0) -> None:
         self._handle = handle
         self._timeout = timeout
-        self.coalescer = Coalescer(self._send)
+        self.coalescer = Coalescer(self._send, wait_limit=timeout)
 
     def _send(self, calls: list[Call]) -> list[Outcome]:
         handle = self._handle()
@@ -45,7 +45,10 @@ class RayIdentity:
         return outcomes
 
     def _call(self, method: str, *args: Any) -> Any:
-        return self.coalescer.call(method, *args)
+        try:
+            return self.coalescer.call(method, *args)
+        except CallTimedOut:
+            raise ServiceUnavailable("the identity service did not answer in time; retry later") from None
 
     def create(self, kind: str, attributes: dict[str, Any], correlation_id: str) -> StoredResource:
         resource: StoredResource = self._call("create", kind, attributes, correlation_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +18,7 @@ from scimsaga import settings
     (0, "1970-01-01T00:00:00.000Z"),
 ])
 def test_utc_now_writes_each_instant_in_order_across_seconds(monkeypatch, nanoseconds, text):
-    monkeypatch.setattr(settings.time, "time_ns", lambda: nanoseconds)
+    monkeypatch.setattr(settings, "time", SimpleNamespace(time_ns=lambda: nanoseconds))  # ours only
 
     assert settings.utc_now() == text
 

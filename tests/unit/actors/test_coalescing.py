@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scimsaga.actors.coalescing import Call, Coalescer, Outcome, run_calls
+from scimsaga.actors.coalescing import Call, CallTimedOut, Coalescer, Outcome, run_calls
 from scimsaga.scim.errors import NotFound, ScimError
 from tests.polling import wait_until
 
@@ -21,11 +21,13 @@ class Echo:
         self.hold = threading.Event()
         self.hold.set()
         self.fail_with: BaseException | None = None
+        self.fail_from = 0
+        """Batches before this one (counted from 0) succeed even when ``fail_with`` is set."""
 
     def send(self, calls: list[Call]) -> list[Outcome]:
         self.batches.append(list(calls))
         self.hold.wait(10)
-        if self.fail_with is not None:
+        if self.fail_with is not None and len(self.batches) > self.fail_from:
             raise self.fail_with
         return run_calls(self, calls, frozenset({"echo", "missing", "broken"}), (ScimError,), _hidden)
 
@@ -51,7 +53,7 @@ def _in_threads(coalescer: Coalescer,
     def run(index: int, method: str, args: tuple[Any, ...]) -> None:
         try:
             results[index] = coalescer.call(method, *args)
-        except Exception as exc:
+        except BaseException as exc:  # an interruption too: the test looks at what each caller got
             results[index] = exc
 
     threads = [threading.Thread(target=run, args=(i, m, a)) for i, (m, a) in enumerate(calls)]
@@ -128,3 +130,61 @@ def test_a_line_longer_than_the_batch_limit_is_sent_in_turns():
 
     assert [len(batch) for batch in actor.batches] == [1, 3, 3, 1]
     assert results == [(n,) for n in range(7)]
+
+
+def _first_call_in_flight(actor: Echo, coalescer: Coalescer) -> threading.Thread:
+    actor.hold.clear()
+    first = threading.Thread(target=coalescer.call, args=("echo", "first"))
+    first.start()
+    wait_until(lambda: len(actor.batches) == 1, message="the first call in flight")
+    return first
+
+
+def test_the_callers_of_a_failed_batch_each_raise_their_own_copy_of_the_failure():
+    actor = Echo()
+    coalescer = Coalescer(actor.send)
+    first = _first_call_in_flight(actor, coalescer)
+    actor.fail_with, actor.fail_from = ConnectionError("actor gone"), 1
+    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(3)])
+    wait_until(lambda: len(coalescer._line) == 3, message="three calls in line")
+
+    actor.hold.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+
+    assert [type(r) for r in results] == [ConnectionError] * 3
+    assert len({id(r) for r in results}) == 3
+    actor.fail_with = None
+    assert coalescer.call("echo", "after") == ("after",)
+
+
+def test_an_interruption_of_the_sender_is_its_own_the_others_fail_and_the_line_flows_on():
+    actor = Echo()
+    coalescer = Coalescer(actor.send)
+    first = _first_call_in_flight(actor, coalescer)
+    actor.fail_with, actor.fail_from = KeyboardInterrupt(), 1
+    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(3)])
+    wait_until(lambda: len(coalescer._line) == 3, message="three calls in line")
+
+    actor.hold.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+
+    assert sorted(type(r).__name__ for r in results) == ["KeyboardInterrupt", "RuntimeError", "RuntimeError"]
+    actor.fail_with = None
+    assert coalescer.call("echo", "after") == ("after",)
+
+
+def test_a_caller_that_gives_up_while_in_line_is_never_sent_and_the_line_flows_on():
+    actor = Echo()
+    coalescer = Coalescer(actor.send, wait_limit=0.2)
+    first = _first_call_in_flight(actor, coalescer)
+
+    with pytest.raises(CallTimedOut):
+        coalescer.call("echo", "impatient")
+
+    assert coalescer._line == []
+    actor.hold.set()
+    first.join(10)
+    assert coalescer.call("echo", "after") == ("after",)
+    assert actor.batches == [[("echo", ("first",))], [("echo", ("after",))]]
