@@ -44,11 +44,12 @@ LOCAL_SYSTEM_CONFIG: dict[str, Any] = {
 }
 """Ray's settings for a cluster we start (``scimsaga up`` and the benchmarks).
 
-``worker_niceness``: Ray's default (15) keeps workers below its own daemons; here the workers are the
-services, identity among them answers the IdP as the front door does, and the others lower themselves
-to ``Settings.background_niceness`` (``priority.py``). With identity at 0 rather than 15 beside them
-at 19, back-to-back POSTs were acknowledged at p50 in 2.8 to 3.1 ms instead of 3.4 to 3.6, and more
-users were provisioned per second (bench/fanout_suite.py).
+``worker_niceness``: what Ray adds to the niceness of the process that starts it for its workers;
+its default (15) keeps workers below its own daemons. Here the workers are the services, identity
+among them answers the IdP as the front door does, and the others lower themselves to
+``Settings.coordinator_niceness`` and ``background_niceness`` (``priority.py``). With identity at 0
+rather than 15 beside them at 19, back-to-back POSTs were acknowledged at p50 in 2.8 to 3.1 ms
+instead of 3.4 to 3.6, and more users were provisioned per second (bench/fanout_suite.py).
 
 ``max_direct_call_object_size``: Ray sends an argument larger than this (100 KiB by default) through
 its object store, which costs the raylet and both processes more than the copy it saves; a busy bus's

@@ -15,20 +15,47 @@ import os
 LOWEST = 19
 """The highest niceness, the lowest priority, Linux and macOS give a process."""
 
+_THREADS = "/proc/self/task"
+
 
 def run_at_niceness(target: int | None) -> int:
-    """Raise this process's niceness to ``target`` (None, or one not above the current: leave it);
-    returns the niceness it runs at now."""
-    current = niceness()
-    if target is not None and target > current:
-        os.setpriority(os.PRIO_PROCESS, 0, min(target, LOWEST))
+    """Raise the niceness of every thread of this process to ``target`` (None, or one not above the
+    current: leave it); returns the niceness it runs at now.
+
+    On Linux niceness belongs to each thread, and Ray's own threads (its gRPC and event loops) are
+    running before an actor's constructor is, so each one is changed; threads started later inherit
+    it from the thread that starts them.
+    """
+    if target is not None:
+        target = min(target, LOWEST)
+        for thread in _threads():
+            try:
+                if os.getpriority(os.PRIO_PROCESS, thread) < target:
+                    os.setpriority(os.PRIO_PROCESS, thread, target)
+            except ProcessLookupError:  # the thread ended meanwhile
+                continue
     return niceness()
 
 
 def niceness() -> int:
-    return os.getpriority(os.PRIO_PROCESS, 0)
+    """The lowest niceness among this process's threads: the priority its most favoured thread has."""
+    values = []
+    for thread in _threads():
+        try:
+            values.append(os.getpriority(os.PRIO_PROCESS, thread))
+        except ProcessLookupError:
+            continue
+    return min(values) if values else os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def describe_process() -> dict[str, int]:
     """Which process an actor runs in, and at what niceness (for operators and tests)."""
     return {"pid": os.getpid(), "niceness": niceness()}
+
+
+def _threads() -> list[int]:
+    """The ids of this process's threads where the system lists them (Linux), else the process (0)."""
+    try:
+        return [int(name) for name in os.listdir(_THREADS)]
+    except OSError:
+        return [0]
