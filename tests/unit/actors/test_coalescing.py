@@ -62,6 +62,27 @@ def _in_threads(coalescer: Coalescer,
     return threads, results
 
 
+def _first_call_in_flight(actor: Echo, coalescer: Coalescer) -> tuple[threading.Thread, list[Any]]:
+    """A call held in ``send`` until ``actor.hold`` is set; its thread and (soon) its result."""
+    actor.hold.clear()
+    (first,), result = _in_threads(coalescer, [("echo", ("first",))])
+    wait_until(lambda: len(actor.batches) == 1, message="the first call in flight")
+    return first, result
+
+
+def _behind_a_call_in_flight(actor: Echo, coalescer: Coalescer,
+                             calls: Sequence[Call]) -> tuple[Any, list[Any]]:
+    """Line ``calls`` up behind a first call in flight, then let it go: the first call's result and
+    each of the others', in order (an exception in place of one)."""
+    first, first_result = _first_call_in_flight(actor, coalescer)
+    threads, results = _in_threads(coalescer, calls)
+    wait_until(lambda: len(coalescer._line) == len(calls), message=f"{len(calls)} calls in line")
+    actor.hold.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    return first_result[0], results
+
+
 def test_one_call_at_a_time_goes_alone_and_at_once():
     actor = Echo()
     coalescer = Coalescer(actor.send)
@@ -72,20 +93,12 @@ def test_one_call_at_a_time_goes_alone_and_at_once():
 
 
 def test_calls_made_while_one_is_in_flight_go_together_in_the_next():
-    actor, first_done = Echo(), []
+    actor = Echo()
     coalescer = Coalescer(actor.send)
-    actor.hold.clear()
-    first = threading.Thread(target=lambda: first_done.append(coalescer.call("echo", "first")))
-    first.start()
-    wait_until(lambda: len(actor.batches) == 1, message="the first call in flight")
 
-    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(5)])
-    wait_until(lambda: len(coalescer._line) == 5, message="five calls in line")
-    actor.hold.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    first, results = _behind_a_call_in_flight(actor, coalescer, [("echo", (n,)) for n in range(5)])
 
-    assert first_done == [("first",)]
+    assert first == ("first",)
     assert results == [(n,) for n in range(5)]
     assert len(actor.batches) == 2
     assert sorted(actor.batches[1]) == [("echo", (n,)) for n in range(5)]
@@ -117,40 +130,19 @@ def test_a_failed_send_fails_every_call_of_its_batch_and_the_next_call_goes_thro
 def test_a_line_longer_than_the_batch_limit_is_sent_in_turns():
     actor = Echo()
     coalescer = Coalescer(actor.send, max_batch=3)
-    actor.hold.clear()
-    first = threading.Thread(target=coalescer.call, args=("echo", "first"))
-    first.start()
-    wait_until(lambda: len(actor.batches) == 1, message="the first call in flight")
 
-    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(7)])
-    wait_until(lambda: len(coalescer._line) == 7, message="seven calls in line")
-    actor.hold.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    _, results = _behind_a_call_in_flight(actor, coalescer, [("echo", (n,)) for n in range(7)])
 
     assert [len(batch) for batch in actor.batches] == [1, 3, 3, 1]
     assert results == [(n,) for n in range(7)]
 
 
-def _first_call_in_flight(actor: Echo, coalescer: Coalescer) -> threading.Thread:
-    actor.hold.clear()
-    first = threading.Thread(target=coalescer.call, args=("echo", "first"))
-    first.start()
-    wait_until(lambda: len(actor.batches) == 1, message="the first call in flight")
-    return first
-
-
 def test_the_callers_of_a_failed_batch_each_raise_their_own_copy_of_the_failure():
     actor = Echo()
     coalescer = Coalescer(actor.send)
-    first = _first_call_in_flight(actor, coalescer)
     actor.fail_with, actor.fail_from = ConnectionError("actor gone"), 1
-    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(3)])
-    wait_until(lambda: len(coalescer._line) == 3, message="three calls in line")
 
-    actor.hold.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    _, results = _behind_a_call_in_flight(actor, coalescer, [("echo", (n,)) for n in range(3)])
 
     assert [type(r) for r in results] == [ConnectionError] * 3
     assert len({id(r) for r in results}) == 3
@@ -161,14 +153,9 @@ def test_the_callers_of_a_failed_batch_each_raise_their_own_copy_of_the_failure(
 def test_an_interruption_of_the_sender_is_its_own_the_others_fail_and_the_line_flows_on():
     actor = Echo()
     coalescer = Coalescer(actor.send)
-    first = _first_call_in_flight(actor, coalescer)
     actor.fail_with, actor.fail_from = KeyboardInterrupt(), 1
-    threads, results = _in_threads(coalescer, [("echo", (n,)) for n in range(3)])
-    wait_until(lambda: len(coalescer._line) == 3, message="three calls in line")
 
-    actor.hold.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    _, results = _behind_a_call_in_flight(actor, coalescer, [("echo", (n,)) for n in range(3)])
 
     assert sorted(type(r).__name__ for r in results) == ["KeyboardInterrupt", "RuntimeError", "RuntimeError"]
     actor.fail_with = None
@@ -178,7 +165,7 @@ def test_an_interruption_of_the_sender_is_its_own_the_others_fail_and_the_line_f
 def test_a_caller_that_gives_up_while_in_line_is_never_sent_and_the_line_flows_on():
     actor = Echo()
     coalescer = Coalescer(actor.send, wait_limit=0.2)
-    first = _first_call_in_flight(actor, coalescer)
+    first, _ = _first_call_in_flight(actor, coalescer)
 
     with pytest.raises(CallTimedOut):
         coalescer.call("echo", "impatient")
