@@ -14,6 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+Policy = Literal["normal", "batch", "idle"]
+"""A Linux scheduling policy, from the most favoured: SCHED_OTHER, SCHED_BATCH, SCHED_IDLE (priority.py)."""
+
 Clock = Callable[[], str]
 """Returns the current time as an RFC 3339 / xsd:dateTime string in UTC."""
 
@@ -105,9 +108,13 @@ class Settings:
     """The niceness of the broker and the services off the request path: the lowest priority, so that
     on a busy machine the IdP's request is answered first and the fan-out uses what is left
     (``priority.py``). Identity keeps the niceness of Ray's workers."""
+    background_policy: Policy = "idle"
+    """Their scheduling policy: ``idle`` gives the core up to any other thread the moment it wakes."""
     coordinator_niceness: int = 10
     """The niceness of the saga coordinator: between the two, since every saga passes through it one
     message at a time while the services' work spreads over both cores."""
+    coordinator_policy: Policy = "batch"
+    """Its scheduling policy: ``batch`` takes its share of the core but never preempts on waking."""
 
     def __post_init__(self) -> None:
         re.compile(self.cost_center_pattern)

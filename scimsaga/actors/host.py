@@ -20,8 +20,8 @@ from ..bus.consumer import Delivered, DeliveryReport, SubscriberUnavailable, Wir
 from ..bus.envelope import Envelope, Outgoing
 from ..bus.outbox import OutboxRelay, Publish
 from ..bus.packing import unpack_deliveries
-from ..priority import describe_process, niceness, run_at_niceness
-from ..settings import Settings
+from ..priority import describe_process, niceness, policy, run_at_niceness
+from ..settings import Policy, Settings
 from ..storage import open_database, transaction
 from .choreography import Participant
 from .definitions import DEFINITIONS
@@ -66,10 +66,11 @@ class ServiceHost:
     """Runs one service: takes deliveries, keeps its outbox flowing, answers status and chaos."""
 
     def __init__(self, service: Service, settings: Settings, publish: Publish | None,
-                 rng: random.Random | None = None, niceness: int | None = None) -> None:
-        """``niceness``: the niceness to run the process at, if above its own (the runtime gives one
-        to the actors off the request path; see ``priority.py``)."""
-        run_at_niceness(niceness)
+                 rng: random.Random | None = None, niceness: int | None = None,
+                 policy: Policy | None = None) -> None:
+        """``niceness`` and ``policy``: the priority to run the process at, if below its own (the
+        runtime gives one to the actors off the request path; see ``priority.py``)."""
+        run_at_niceness(niceness, policy)
         self.service = service
         self.settings = settings
         self.path = settings.database(service.name)
@@ -127,7 +128,7 @@ class ServiceHost:
     def ping(self) -> str:
         return self.service.name
 
-    def process(self) -> dict[str, int]:
+    def process(self) -> dict[str, int | str]:
         return describe_process()
 
     def status(self) -> dict[str, Any]:
@@ -139,6 +140,7 @@ class ServiceHost:
             "name": self.service.name,
             "state": self.faults.describe(),
             "niceness": niceness(),
+            "policy": policy(),
             "processed": consumer.counter(self.conn, "processed"),
             "outbox": outbox.pending_count(self.conn),
             **self.service.describe(self.conn),

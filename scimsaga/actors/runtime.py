@@ -31,13 +31,14 @@ def start_service(spec: ServiceSpec, settings: Settings) -> Any:
     Ray keeps the constructor's arguments, so an actor it restarts runs at the same priority.
     """
     actor_class = ray.remote(spec.host)
-    niceness = {"request": None, "coordinator": settings.coordinator_niceness,
-                "background": settings.background_niceness}[spec.tier]
+    niceness, policy = {"request": (None, None),
+                        "coordinator": (settings.coordinator_niceness, settings.coordinator_policy),
+                        "background": (settings.background_niceness, settings.background_policy)}[spec.tier]
     return actor_class.options(name=spec.name, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness)
+        spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness, policy=policy)
 
 
 def start_broker(settings: Settings, subscriptions: list[SubscriptionSpec]) -> Any:
     actor_class = ray.remote(BrokerActor)
     return actor_class.options(name=BROKER_NAME, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        settings, subscriptions, niceness=settings.background_niceness)
+        settings, subscriptions, niceness=settings.background_niceness, policy=settings.background_policy)

@@ -17,7 +17,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from ..priority import describe_process, run_at_niceness
-from ..settings import Settings
+from ..settings import Policy, Settings
 from .broker import Broker, SubscriptionSpec
 from .consumer import Delivered, DeliveryReport, SubscriberUnavailable, WireReport
 from .outbox import Record
@@ -99,8 +99,8 @@ class BrokerActor:
     """The broker as an actor: the log in ``bus.sqlite``, pumps delivering to named subscriber actors."""
 
     def __init__(self, settings: Settings, subscriptions: Sequence[SubscriptionSpec],
-                 niceness: int | None = None) -> None:
-        run_at_niceness(niceness)
+                 niceness: int | None = None, policy: Policy | None = None) -> None:
+        run_at_niceness(niceness, policy)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.broker = Broker(settings.database("bus"), subscriptions, RayTransport(settings.namespace),
                              settings.bus)
@@ -109,7 +109,7 @@ class BrokerActor:
     def ping(self) -> str:
         return BROKER_NAME
 
-    def process(self) -> dict[str, int]:
+    def process(self) -> dict[str, int | str]:
         return describe_process()
 
     def publish(self, packed: str) -> int:

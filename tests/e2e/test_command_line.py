@@ -79,6 +79,8 @@ def test_up_starts_its_own_ray_stops_cleanly_and_finds_its_data_again(tmp_path):
         ours = os.getpriority(os.PRIO_PROCESS, 0)  # workers start at the niceness of who started Ray
         assert {s["name"]: s["niceness"] for s in services} == {  # the request path first
             "identity": ours, "saga": max(ours, 10), "billing": 19, "profile": 19, "access": 19}
+        assert {s["name"]: s["policy"] for s in services} == {
+            "identity": "normal", "saga": "batch", "billing": "idle", "profile": "idle", "access": "idle"}
     finally:
         assert first.stop() == 0, first.lines
     assert any("scimsaga stopped" in line for line in first.lines)

@@ -23,6 +23,13 @@ def test_identity_keeps_the_workers_priority_the_coordinator_comes_next_the_rest
     assert identity <= coordinator < settings.background_niceness  # equal when workers start above 10
 
 
+def test_off_the_request_path_actors_give_the_core_up_when_identity_wakes(deployment):
+    names = ("identity", "saga", *BACKGROUND)
+    policies = {name: deployment.call(name, "process")["policy"] for name in names}
+
+    assert policies == {"identity": "normal", "saga": "batch", **dict.fromkeys(BACKGROUND, "idle")}
+
+
 def test_a_background_actor_restarted_by_ray_runs_in_the_background_again(deployment):
     before = deployment.call("billing", "process")
 
@@ -35,4 +42,5 @@ def test_a_background_actor_restarted_by_ray_runs_in_the_background_again(deploy
             return False
 
     wait_until(restarted, message="billing restarted by Ray")
-    assert deployment.call("billing", "process")["niceness"] == before["niceness"]
+    after = deployment.call("billing", "process")
+    assert (after["niceness"], after["policy"]) == (before["niceness"], "idle")
