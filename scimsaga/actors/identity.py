@@ -41,7 +41,7 @@ from ..scim.sort import resolve_sort
 from ..settings import Clock, IdGenerator, Settings, new_uuid, utc_now
 from ..storage import transaction
 from .choreography import Outcomes, choose, saga_id_for
-from .coalescing import Call, Outcome, run_calls
+from .coalescing import Call, Outcome, pack, run_calls, unpack
 from .definitions import DEFINITIONS
 from .host import ServiceHost
 from .service import ANY_MESSAGE, Service
@@ -766,6 +766,10 @@ class IdentityHost(ServiceHost):
     def many(self, calls: Sequence[Call]) -> list[Outcome]:
         """Several of the calls above in one Ray call, each on its own (see ``coalescing.py``)."""
         return run_calls(self, calls, PORT_CALLS, (ScimError,), _unexpected)
+
+    def many_packed(self, packed: bytes) -> bytes:
+        """:meth:`many` as the front door calls it over Ray, calls and outcomes packed (``pack``)."""
+        return pack(self.many(unpack(packed)))
 
     # --- the skeleton's user-only names ----------------------------------------------------------
 

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from scimsaga.actors.coalescing import Call, CallTimedOut, Coalescer, Outcome, run_calls
+from scimsaga.actors.coalescing import Call, CallTimedOut, Coalescer, Outcome, pack, run_calls, unpack
 from scimsaga.scim.errors import NotFound, ScimError
+from scimsaga.scim.listing import ListQuery, Page
+from scimsaga.scim.patch_request import parse_patch
+from scimsaga.scim.resource import StoredResource
+from scimsaga.scim.schema import USER
 from tests.polling import wait_until
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Echo:
@@ -175,3 +181,29 @@ def test_a_caller_that_gives_up_while_in_line_is_never_sent_and_the_line_flows_o
     first.join(10)
     assert coalescer.call("echo", "after") == ("after",)
     assert actor.batches == [[("echo", ("first",))], [("echo", ("after",))]]
+
+
+def test_a_batch_crosses_to_identity_and_back_packed_with_every_kind_of_argument_and_outcome():
+    patch = parse_patch(USER, {"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "Babs"}]})
+    calls: list[Call] = [
+        ("create", ("User", {"userName": "bjensen", "emails": [{"value": "b@example.com"}]}, "corr-1")),
+        ("patch", ("User", "id-1", patch, "corr-2", 'W/"1"')),
+        ("query", ("User", ListQuery(filter='userName eq "bjensen"', count=5))),
+    ]
+    resource = StoredResource("id-1", {"userName": "bjensen"}, "2026-01-31T09:30:00.000Z",
+                              "2026-01-31T09:30:00.000Z", 2, 1)
+    outcomes: list[Outcome] = [(True, resource), (False, NotFound("no User id-2")),
+                               (True, Page(1, 1, [resource])), (True, None),
+                               (False, RuntimeError("identity failed"))]
+
+    sent = unpack(pack(calls))
+    got = unpack(pack(outcomes))
+
+    assert [sent[0], sent[2]] == [calls[0], calls[2]]
+    assert sent[1][1][2].steps == patch.steps  # read again on arrival, against the same schema objects
+    assert [got[0], got[2], got[3]] == [(True, resource), (True, Page(1, 1, [resource])), (True, None)]
+    error = got[1][1]
+    assert (got[1][0], type(error), error.status, error.scim_type, error.detail) == (
+        False, NotFound, 404, None, "no User id-2")
+    assert (type(got[4][1]), str(got[4][1])) == (RuntimeError, "identity failed")
