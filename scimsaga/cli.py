@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .settings import Settings, is_loopback, keep_ray_on_loopback, new_token, use_ray_token_if_present
+from .settings import (
+    POLICIES,
+    Settings,
+    is_loopback,
+    keep_ray_on_loopback,
+    new_token,
+    use_ray_token_if_present,
+)
 
 EXIT_USAGE = 2
 TOKEN_ENV = "SCIMSAGA_TOKEN"
@@ -61,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--strict", action="store_true",
                     help="accept only what RFC 7643/7644 describe, none of the IdP habits in "
                          "docs/idp-compatibility.md")
+    defaults = Settings(data_dir=Path("."))
+    up.add_argument("--background-policy", choices=POLICIES, default=defaults.background_policy,
+                    help="Linux scheduling policy of the broker and the services (default: "
+                         f"{defaults.background_policy}; idle: they run only when nothing else wants a core)")
+    up.add_argument("--coordinator-policy", choices=POLICIES, default=defaults.coordinator_policy,
+                    help=f"scheduling policy of the coordinator (default: {defaults.coordinator_policy})")
     common(up)
 
     status = commands.add_parser("status", help="show services, bus lag and sagas of the running cluster")
@@ -188,7 +201,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     lock = lock_data_dir(data_dir)  # noqa: F841  (held until the process exits)
     token = resolve_token(args.token, data_dir)
     settings = Settings(data_dir=data_dir, namespace=args.namespace or "scimsaga", mode=args.mode,
-                        cost_center_pattern=args.cost_center_rule, on_failure=args.on_failure)
+                        cost_center_pattern=args.cost_center_rule, on_failure=args.on_failure,
+                        background_policy=args.background_policy, coordinator_policy=args.coordinator_policy)
     from .actors.topology import MAX_SINKS, topology_for, with_sinks
 
     if not 0 <= args.sinks <= MAX_SINKS:

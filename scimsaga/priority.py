@@ -16,9 +16,15 @@ core from them at once). Moving to either needs no privilege either.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from .settings import Policy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _POLICIES: dict[Policy, str] = {"normal": "SCHED_OTHER", "batch": "SCHED_BATCH", "idle": "SCHED_IDLE"}
 
@@ -35,30 +41,36 @@ def run_at_niceness(target: int | None, policy: Policy | None = None) -> int:
 
     On Linux niceness and policy belong to each thread, and Ray's own threads (its gRPC and event
     loops) are running before an actor's constructor is, so each one is changed; threads started
-    later inherit both from the thread that starts them.
+    later inherit both from the thread that starts them. A system that refuses a change (a sandbox,
+    a thread marked to reset its policy) leaves that thread as it was: priority is a refinement, never
+    a reason for an actor not to start.
     """
     if target is not None:
         target = min(target, LOWEST)
     wanted = _policy_number(policy) if policy is not None else None
-    for thread in _threads():
+    refused: list[str] = []
+
+    def lower(thread: int) -> None:
         try:
             if target is not None and os.getpriority(os.PRIO_PROCESS, thread) < target:
                 os.setpriority(os.PRIO_PROCESS, thread, target)
-            if wanted is not None and _rank(os.sched_getscheduler(thread)) < _rank(wanted):
+            if wanted is not None and _rank(_policy_of(thread)) < _rank(wanted):
                 os.sched_setscheduler(thread, wanted, os.sched_param(0))
-        except ProcessLookupError:  # the thread ended meanwhile
-            continue
+        except ProcessLookupError:
+            raise
+        except OSError as exc:
+            refused.append(f"thread {thread}: {exc}")
+
+    _each_thread(lower)
+    if refused:
+        log.warning("could not lower the priority of %d threads (%s); they keep their own",
+                    len(refused), "; ".join(refused[:3]))
     return niceness()
 
 
 def niceness() -> int:
     """The lowest niceness among this process's threads: the priority its most favoured thread has."""
-    values = []
-    for thread in _threads():
-        try:
-            values.append(os.getpriority(os.PRIO_PROCESS, thread))
-        except ProcessLookupError:
-            continue
+    values = _each_thread(lambda thread: os.getpriority(os.PRIO_PROCESS, thread))
     return min(values) if values else os.getpriority(os.PRIO_PROCESS, 0)
 
 
@@ -67,13 +79,7 @@ def policy() -> Policy:
     has no policies to tell)."""
     if not hasattr(os, "sched_getscheduler"):
         return "normal"
-    numbers = []
-    for thread in _threads():
-        try:
-            numbers.append(os.sched_getscheduler(thread))
-        except ProcessLookupError:
-            continue
-    best = min(numbers, key=_rank, default=os.sched_getscheduler(0))
+    best = min(_each_thread(_policy_of), key=_rank, default=_policy_of(0))
     return next((name for name, constant in _POLICIES.items() if getattr(os, constant, None) == best),
                 "normal")
 
@@ -81,6 +87,22 @@ def policy() -> Policy:
 def describe_process() -> dict[str, int | str]:
     """Which process an actor runs in, at what niceness and policy (for operators and tests)."""
     return {"pid": os.getpid(), "niceness": niceness(), "policy": policy()}
+
+
+def _each_thread(read: Callable[[int], T]) -> list[T]:
+    """``read`` of each thread of this process, leaving out the threads that ended meanwhile."""
+    values = []
+    for thread in _threads():
+        try:
+            values.append(read(thread))
+        except ProcessLookupError:
+            continue
+    return values
+
+
+def _policy_of(thread: int) -> int:
+    """A thread's policy, without the flag that makes its children start at the normal one."""
+    return os.sched_getscheduler(thread) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
 
 
 def _policy_number(name: Policy) -> int | None:

@@ -16,6 +16,7 @@ from typing import Literal
 
 Policy = Literal["normal", "batch", "idle"]
 """A Linux scheduling policy, from the most favoured: SCHED_OTHER, SCHED_BATCH, SCHED_IDLE (priority.py)."""
+POLICIES: tuple[Policy, ...] = ("normal", "batch", "idle")
 
 Clock = Callable[[], str]
 """Returns the current time as an RFC 3339 / xsd:dateTime string in UTC."""
@@ -108,8 +109,10 @@ class Settings:
     """The niceness of the broker and the services off the request path: the lowest priority, so that
     on a busy machine the IdP's request is answered first and the fan-out uses what is left
     (``priority.py``). Identity keeps the niceness of Ray's workers."""
-    background_policy: Policy = "idle"
-    """Their scheduling policy: ``idle`` gives the core up to any other thread the moment it wakes."""
+    background_policy: Policy = "normal"
+    """Their scheduling policy. ``idle`` gives the core up to any other thread the moment it wakes, and
+    so can starve them behind any busy process on the machine, not only identity; on two cores it
+    measured within the noise of ``normal`` (``scimsaga up --background-policy``)."""
     coordinator_niceness: int = 10
     """The niceness of the saga coordinator: between the two, since every saga passes through it one
     message at a time while the services' work spreads over both cores."""

@@ -5,6 +5,8 @@ runs them at 0 (tests/e2e/test_command_line.py)."""
 
 from __future__ import annotations
 
+import os
+
 import ray
 
 from tests.polling import wait_until
@@ -23,11 +25,12 @@ def test_identity_keeps_the_workers_priority_the_coordinator_comes_next_the_rest
     assert identity <= coordinator < settings.background_niceness  # equal when workers start above 10
 
 
-def test_off_the_request_path_actors_give_the_core_up_when_identity_wakes(deployment):
+def test_the_coordinator_never_preempts_identity_on_waking(deployment):
     names = ("identity", "saga", *BACKGROUND)
     policies = {name: deployment.call(name, "process")["policy"] for name in names}
 
-    assert policies == {"identity": "normal", "saga": "batch", **dict.fromkeys(BACKGROUND, "idle")}
+    batch = "batch" if hasattr(os, "SCHED_BATCH") else "normal"  # a system without policies reports normal
+    assert policies == {"identity": "normal", "saga": batch, **dict.fromkeys(BACKGROUND, "normal")}
 
 
 def test_a_background_actor_restarted_by_ray_runs_in_the_background_again(deployment):
@@ -43,4 +46,4 @@ def test_a_background_actor_restarted_by_ray_runs_in_the_background_again(deploy
 
     wait_until(restarted, message="billing restarted by Ray")
     after = deployment.call("billing", "process")
-    assert (after["niceness"], after["policy"]) == (before["niceness"], "idle")
+    assert (after["niceness"], after["policy"]) == (before["niceness"], before["policy"])

@@ -6,12 +6,15 @@ privilege, and the test process must keep its own."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from scimsaga.priority import niceness, policy, run_at_niceness
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
 
@@ -28,13 +31,14 @@ CHILD = textwrap.dedent("""
     for niceness, policy in json.loads(sys.argv[1]):
         run_at_niceness(niceness, policy)
     tids = {}
+    running = threading.Event()
     def started_after():
         tids["after"] = threading.get_native_id()
+        running.set()
         release.wait()
     after = threading.Thread(target=started_after)
     after.start()
-    while "after" not in tids:
-        pass
+    running.wait()
     print(json.dumps({"process": describe_process(),
                       "before": thread_state(started_before.native_id),
                       "after": thread_state(tids["after"]),
@@ -75,4 +79,16 @@ def test_never_raises_priority_and_none_leaves_it_alone():
     # Asking for a higher priority than the process has, or a more favoured policy, changes nothing.
     assert in_child((19, "idle"), (10, "batch"))["process"] | {"pid": 0} == {
         "pid": 0, "niceness": 19, "policy": "idle"}
-    assert in_child((max(ours - 5, 0), "normal"))["process"]["niceness"] == ours
+
+
+def test_a_system_that_refuses_a_change_leaves_the_threads_as_they_were_and_says_so(monkeypatch, caplog):
+    def refuse(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    before = policy()
+    with caplog.at_level(logging.WARNING, logger="scimsaga.priority"):
+        assert run_at_niceness(None, "idle") == niceness()  # no exception: the actor still starts
+
+    assert policy() == before
+    assert "could not lower the priority" in caplog.text

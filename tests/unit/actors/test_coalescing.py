@@ -207,3 +207,16 @@ def test_a_batch_crosses_to_identity_and_back_packed_with_every_kind_of_argument
     assert (got[1][0], type(error), error.status, error.scim_type, error.detail) == (
         False, NotFound, 404, None, "no User id-2")
     assert (type(got[4][1]), str(got[4][1])) == (RuntimeError, "identity failed")
+
+
+def _subclasses(cls: type[ScimError]) -> list[type[ScimError]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+@pytest.mark.parametrize("error_class", _subclasses(ScimError), ids=lambda c: c.__name__)
+def test_every_scim_error_crosses_packed_as_itself(error_class):
+    (ok, error), = unpack(pack([(False, error_class("what went wrong"))]))
+
+    assert ok is False
+    assert (type(error), error.status, error.scim_type, error.detail) == (
+        error_class, error_class.status, error_class.scim_type, "what went wrong")
