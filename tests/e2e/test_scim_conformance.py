@@ -51,6 +51,11 @@ empty value it sends, or to be gone after a remove), and ``active``, which a use
 false while pending), so a remove cannot make it unassigned. Passing them means changing what a user
 looks like, which is the lead's call (see the issue 4 report); every other check must pass."""
 
+RACES_THE_SAGA = ("check_add_attribute", "active")
+"""The suite creates a user and at once PATCHes ``active`` to a random value: when that is true and the
+saga has not finished yet, the PATCH answers ``active: false`` (pending), as it should. Whether the
+saga wins depends on the machine's load, so that one outcome is allowed, and only that one."""
+
 
 def test_scim2_tester_runs_every_check_and_only_server_computed_state_differs(server, capsys):
     with httpx2.Client(
@@ -70,14 +75,19 @@ def test_scim2_tester_runs_every_check_and_only_server_computed_state_differs(se
             print(f"  {result.status.name:<8} {result.resource_type or '-':<6} {result.title} {urn}")
     skipped = [(r.title, r.reason) for r in results if r.status == Status.SKIPPED]
     assert skipped == []  # PATCH is advertised and checked
+    pending = [r for r in results if r.status not in PASSED
+               and (r.title, (r.data or {}).get("urn")) == RACES_THE_SAGA]
+    for result in pending:  # patched to true while the saga was still running: answered pending
+        assert (result.data["expected"], result.data["modify_actual"]) == (True, False), result.reason
     not_passed = {(r.title, (r.data or {}).get("urn")) for r in results if r.status not in PASSED}
-    assert not_passed == SERVER_COMPUTED, [(r.title, r.reason) for r in results if r.status not in PASSED]
+    assert not_passed - {RACES_THE_SAGA} == SERVER_COMPUTED, [
+        (r.title, r.reason) for r in results if r.status not in PASSED]
     patch_checks = [
         r for r in passed
         if r.title in ("check_add_attribute", "check_remove_attribute", "check_replace_attribute")
     ]
     assert {r.resource_type for r in patch_checks} == {"User", "Group"}
-    assert len(passed) == len(results) - len(SERVER_COMPUTED)
+    assert len(passed) == len(results) - len(SERVER_COMPUTED) - len(pending)
 
 
 def test_users_and_groups_end_to_end(server, http):
