@@ -9,9 +9,10 @@ gives its workers and the background goes up from there.
 
 Niceness sets shares of the CPU, not who runs first when a thread wakes: a niced fan-out thread that
 holds the core when identity's request arrives may keep it for a while. So off the request path the
-Linux scheduling policy changes too (sched(7)): the coordinator runs as ``batch`` (it never preempts
-a thread when it wakes) and the broker and services as ``idle`` (any other thread that wakes takes the
-core from them at once). Moving to either needs no privilege either.
+Linux scheduling policy can change too (sched(7)): the coordinator runs as ``batch`` (it never
+preempts a thread when it wakes); the broker and services can run as ``idle`` (any other thread that
+wakes takes the core from them at once, which can starve them behind any busy process, so it is
+opt-in: ``Settings.background_policy``). Moving to either needs no privilege either.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
-from .settings import Policy
+from .settings import POLICIES, Policy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,7 +117,7 @@ def _policy_number(name: Policy) -> int | None:
 def _rank(number: int) -> int:
     """How little a policy is favoured: normal 0, batch 1, idle 2 (real-time ones, which we never
     set, count as normal)."""
-    order = [getattr(os, _POLICIES[name], None) for name in ("normal", "batch", "idle")]
+    order = [getattr(os, _POLICIES[name], None) for name in POLICIES]
     return order.index(number) if number in order else 0
 
 

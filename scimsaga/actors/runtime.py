@@ -15,7 +15,7 @@ import ray
 from ..bus.broker import SubscriptionSpec
 from ..bus.ray_transport import BROKER_NAME, BrokerActor, RayPublisher
 from ..settings import Settings
-from .topology import ServiceSpec
+from .topology import ServiceSpec, Tier
 
 ACTOR_OPTIONS: dict[str, Any] = {
     "max_restarts": -1,
@@ -31,14 +31,20 @@ def start_service(spec: ServiceSpec, settings: Settings) -> Any:
     Ray keeps the constructor's arguments, so an actor it restarts runs at the same priority.
     """
     actor_class = ray.remote(spec.host)
-    niceness, policy = {"request": (None, None),
-                        "coordinator": (settings.coordinator_niceness, settings.coordinator_policy),
-                        "background": (settings.background_niceness, settings.background_policy)}[spec.tier]
     return actor_class.options(name=spec.name, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        spec.build(settings), settings, RayPublisher(settings.namespace), niceness=niceness, policy=policy)
+        spec.build(settings), settings, RayPublisher(settings.namespace), **priority_of(spec.tier, settings))
 
 
 def start_broker(settings: Settings, subscriptions: list[SubscriptionSpec]) -> Any:
     actor_class = ray.remote(BrokerActor)
     return actor_class.options(name=BROKER_NAME, namespace=settings.namespace, **ACTOR_OPTIONS).remote(
-        settings, subscriptions, niceness=settings.background_niceness, policy=settings.background_policy)
+        settings, subscriptions, **priority_of("background", settings))
+
+
+def priority_of(tier: Tier, settings: Settings) -> dict[str, Any]:
+    """The ``niceness`` and ``policy`` an actor of ``tier`` is given (None: keep the worker's own)."""
+    if tier == "coordinator":
+        return {"niceness": settings.coordinator_niceness, "policy": settings.coordinator_policy}
+    if tier == "background":
+        return {"niceness": settings.background_niceness, "policy": settings.background_policy}
+    return {"niceness": None, "policy": None}
